@@ -1,0 +1,120 @@
+"""Evaluate one finished run (SPEC §4.1-§4.2, §5):
+
+    python -m evaluation.evaluate --run-dir results/<profile>/runs/<dataset>/<setting>/<method>/seed<k> --data D.npz
+
+Writes <run-dir>/metrics.json: one record with the run's identity, status, every metric as {value, params} (the
+parameters that define it: sample sizes, thresholds, bandwidth, feature space) and provenance.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import datasets
+from datasets.settings import derive_seed
+from evaluation import metrics2d as m
+from methods.config import ROOT
+from methods.io import read_json, write_json
+from methods.train import CHECKPOINT, SAMPLES, STATUS, load_method, load_training_set
+
+GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
+AUC_NEGATIVES_PER_MEAN = 10  # SPEC §4.2
+MMD_BANDWIDTH = 1.0  # SPEC §4.1
+
+
+def provenance(config_hash: str | None) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    import sklearn
+
+    return {"git_commit": commit, "config_hash": config_hash, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({platform.machine()})"}
+
+
+@torch.no_grad()
+def energies(method, x: np.ndarray) -> np.ndarray:
+    """E(x) for many points, in batches of GRID_BATCH."""
+    out = [method.energy(torch.as_tensor(x[i:i + GRID_BATCH], dtype=torch.float32)).double().numpy()
+           for i in range(0, len(x), GRID_BATCH)]
+    return np.concatenate(out)
+
+
+def generator_metrics(samples: np.ndarray, clean: np.ndarray, ds) -> dict:
+    n = len(samples)
+    covered = m.modes_covered(samples, ds.means, ds.tau)
+    base = {"n_generated": n, "n_reference": len(clean), "reference": "clean training set"}
+    return {
+        "hsr": {"value": m.hsr(samples, ds.means, ds.tau), "params": {"tau": ds.tau, "n_generated": n}},
+        "modes_covered": {"value": covered, "params": {"tau": ds.tau, "n_modes": len(ds.means), "n_generated": n}},
+        "modes_covered_frac": {"value": covered / len(ds.means), "params": {"tau": ds.tau, "n_generated": n}},
+        "mmd": {"value": m.mmd(samples, clean, MMD_BANDWIDTH, unbiased=True),
+                "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "unbiased"}},
+        "mmd_biased": {"value": m.mmd(samples, clean, MMD_BANDWIDTH, unbiased=False),
+                       "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "biased"}},
+        "fd": {"value": m.fd(samples, clean), "params": {**base, "feature_space": "raw 2-D coordinates"}},
+    }
+
+
+def energy_metrics(method, clean: np.ndarray, ds, seed: int) -> dict:
+    gx, gy = ds.grid(clean)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    e_grid, true = energies(method, grid), ds.density(grid)
+    grid_params = {"grid": f"{gx.shape[0]}x{gx.shape[1]}", "box": "clean training data, widened 50%",
+                   "clip": list(m.CLIP)}
+    rng = np.random.default_rng(derive_seed(ds.name, "auc_negatives", seed))
+    neg = m.auc_negatives(ds.means, ds.tau, AUC_NEGATIVES_PER_MEAN, rng)
+    e_means = energies(method, ds.means)
+    return {
+        "kld": {"value": m.kld(true, e_grid), "params": grid_params},
+        "jsd": {"value": m.jsd(true, e_grid), "params": grid_params},
+        "auc": {"value": m.auc(-e_means, -energies(method, neg)),
+                "params": {"positives": "mixture means", "negatives_per_mean": AUC_NEGATIVES_PER_MEAN,
+                           "box_half_width": ds.tau, "score": "-E"}},
+        "mode_coverage_density": {"value": m.mode_coverage_density(e_means, e_grid, ds.density_threshold),
+                                  "params": {"threshold": ds.density_threshold, "relative_to": "grid maximum"}},
+    }
+
+
+def evaluate(run_dir, data_path) -> dict:
+    run_dir = Path(run_dir)
+    status = read_json(run_dir / STATUS)
+    ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
+    record = {**ident, "status": status["status"], "failure": status.get("failure"), "metrics": {},
+              "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
+              "provenance": provenance(status.get("config_hash"))}
+    if status["status"] != "ok":
+        return record
+    ds = datasets.get(ident["dataset"])
+    clean = load_training_set(data_path)["clean"]
+    method, _ = load_method(run_dir / CHECKPOINT)
+    if method.has_generator:
+        record["metrics"].update(generator_metrics(np.load(run_dir / SAMPLES), clean, ds))
+    if method.has_energy:
+        record["metrics"].update(energy_metrics(method, clean, ds, ident["seed"]))
+    return record
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--data", required=True, help="the run's training set .npz")
+    parser.add_argument("--out", default=None, help="default: <run-dir>/metrics.json")
+    args = parser.parse_args(argv)
+    try:
+        record = evaluate(args.run_dir, args.data)
+    except (ValueError, FileNotFoundError) as err:
+        parser.exit(2, f"error: {err}\n")
+    write_json(args.out or Path(args.run_dir) / "metrics.json", record)
+
+
+if __name__ == "__main__":
+    main()

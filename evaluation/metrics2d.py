@@ -1,0 +1,102 @@
+"""2-D metrics (SPEC §4.1-§4.2), plain functions on arrays. Each docstring gives the definition.
+
+Generator: `hsr`, `modes_covered`, `mmd`, `fd`. Energy model: `kld`, `jsd` (on the evaluation grid), `auc`,
+`mode_coverage_density`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+CLIP = (1e-7, 1e7)  # SPEC §4.2: densities clipped to this range before KLD/JSD
+
+
+def _nearest_mean(samples: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the nearest mean, distance to it) for each sample."""
+    d = np.sqrt(((np.asarray(samples)[:, None, :] - means[None]) ** 2).sum(-1))
+    idx = d.argmin(1)
+    return idx, d[np.arange(len(idx)), idx]
+
+
+def hsr(samples: np.ndarray, means: np.ndarray, tau: float) -> float:
+    """High-quality sample rate: the fraction of samples within distance τ of their nearest mean."""
+    if len(samples) == 0:
+        return float("nan")
+    return float((_nearest_mean(samples, means)[1] <= tau).mean())
+
+
+def modes_covered(samples: np.ndarray, means: np.ndarray, tau: float) -> int:
+    """Number of means that are the nearest mean of at least one high-quality sample (VEEGAN)."""
+    if len(samples) == 0:
+        return 0
+    idx, dist = _nearest_mean(samples, means)
+    return int(len(np.unique(idx[dist <= tau])))
+
+
+def mmd(x, y, bandwidth: float = 1.0, unbiased: bool = True) -> float:
+    """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)), in float64.
+    Unbiased: the within-sample means exclude the diagonal; biased (`unbiased=False`, the released variant):
+    all pairs."""
+    x, y = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a, dtype=torch.float64) for a in (x, y))
+
+    def kmean(a, b, drop_diag):
+        k = torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth ** 2))
+        if drop_diag:
+            n = len(a)
+            return (k.sum() - k.diagonal().sum()) / (n * (n - 1))
+        return k.mean()
+
+    return float(kmean(x, x, unbiased) + kmean(y, y, unbiased) - 2 * kmean(x, y, False))
+
+
+def fd(x: np.ndarray, y: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to x and y (the 2-D analogue of FID), in float64:
+    ‖μx − μy‖² + tr(Σx + Σy − 2 (Σx Σy)^{1/2}), with pytorch-fid's stable matrix square root."""
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    return float(calculate_frechet_distance(x.mean(0), np.atleast_2d(np.cov(x, rowvar=False)),
+                                            y.mean(0), np.atleast_2d(np.cov(y, rowvar=False))))
+
+
+def _grid_densities(true_density: np.ndarray, model_energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """p (true) and q = exp(−E) rescaled so that Σq = Σp over the grid, both clipped to [1e-7, 1e7]."""
+    p = np.asarray(true_density, np.float64).ravel()
+    logq = -np.asarray(model_energy, np.float64).ravel()
+    q = np.exp(logq - logq.max())
+    q = q * (p.sum() / q.sum())
+    return np.clip(p, *CLIP), np.clip(q, *CLIP)
+
+
+def kld(true_density: np.ndarray, model_energy: np.ndarray) -> float:
+    """KL(p ‖ q) on the grid: Σ p log(p/q) / Σ p, with p the true density and q the model density
+    exp(−E) rescaled to the same grid sum; both clipped to [1e-7, 1e7] (SPEC §4.2)."""
+    p, q = _grid_densities(true_density, model_energy)
+    return float((p * np.log(p / q)).sum() / p.sum())
+
+
+def jsd(true_density: np.ndarray, model_energy: np.ndarray) -> float:
+    """Jensen-Shannon divergence on the grid: ½[KL(p‖m) + KL(q‖m)] / Σ p, m = (p + q)/2 (same p, q as `kld`)."""
+    p, q = _grid_densities(true_density, model_energy)
+    m = (p + q) / 2
+    return float(0.5 * ((p * np.log(p / m)).sum() + (q * np.log(q / m)).sum()) / p.sum())
+
+
+def auc_negatives(means: np.ndarray, tau: float, per_mean: int, rng: np.random.Generator) -> np.ndarray:
+    """`per_mean` points per mean drawn uniformly in the box mean ± τ (SPEC §4.2)."""
+    lo = np.repeat(means, per_mean, axis=0) - tau
+    return lo + 2 * tau * rng.random(lo.shape)
+
+
+def auc(score_pos: np.ndarray, score_neg: np.ndarray) -> float:
+    """ROC AUC of a score that should rank positives above negatives (scikit-learn's roc_auc_score)."""
+    labels = np.r_[np.ones(len(score_pos)), np.zeros(len(score_neg))]
+    return float(roc_auc_score(labels, np.r_[score_pos, score_neg]))
+
+
+def mode_coverage_density(energy_means: np.ndarray, energy_grid: np.ndarray, threshold: float) -> float:
+    """Fraction of means where the model density, normalised by its maximum over the grid, exceeds
+    `threshold` (t = 0.1 Two-Circle, 0.5 Two-Spiral; released code)."""
+    rel = np.exp(np.asarray(energy_grid).min() - np.asarray(energy_means))
+    return float((rel > threshold).mean())

@@ -1,0 +1,134 @@
+"""The suite's configuration: config/config.yaml with a profile merged over it, validated, and expanded into runs.
+
+The Snakefile and every command-line entry point use these functions, so a run started by hand resolves exactly
+the hyper-parameters the DAG would use.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config" / "config.yaml"
+SCHEMA = ROOT / "config" / "schema.yaml"
+PROFILES = ROOT / "config" / "profiles"
+SHARED_SECTIONS = ("training", "networks", "optim", "stein")  # merged, in this order, under each method's entry
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key, the bad value and the valid choices."""
+
+
+def profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES.glob("*.yaml"))
+
+
+def merge(base: dict, over: dict) -> dict:
+    """Recursive dict merge: `over` wins; nested dicts merge, everything else (lists included) is replaced."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def profile_file(name: str) -> Path:
+    if name not in profiles():
+        raise ConfigError(f"unknown profile {name!r}; valid profiles: {', '.join(profiles())} "
+                          f"(files in config/profiles/)")
+    return PROFILES / f"{name}.yaml"
+
+
+def load(profile: str | None = None, overrides: dict | None = None) -> dict:
+    """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last)."""
+    cfg = yaml.safe_load(CONFIG.read_text())
+    name = (overrides or {}).get("profile") or profile or cfg["profile"]
+    cfg = merge(cfg, yaml.safe_load(profile_file(name).read_text()) or {})
+    cfg = merge(cfg, overrides or {})
+    cfg["profile"] = name
+    check(cfg)
+    return cfg
+
+
+def check(cfg: dict) -> None:
+    """Schema validation, then the checks a schema cannot express; raises ConfigError."""
+    import jsonschema  # imported here: the Snakefile validates with Snakemake's own `validate`
+
+    import datasets
+    import methods
+    from datasets.settings import Setting
+
+    try:
+        jsonschema.validate(cfg, yaml.safe_load(SCHEMA.read_text()))
+    except jsonschema.ValidationError as err:
+        where = ".".join(map(str, err.absolute_path)) or "(top level)"
+        raise ConfigError(f"config key {where}: {err.message}") from None
+    profile_file(cfg["profile"])
+    files = methods.available()
+    for name in cfg["methods"]:
+        if name not in files:
+            raise ConfigError(f"methods.{name}: there is no methods/{name}.py; methods with a file: "
+                              f"{', '.join(files)}")
+    for exp_name, exp in cfg["experiments"].items():
+        where = f"experiments.{exp_name}"
+        for name in exp["datasets"]:
+            if name not in datasets.DATASETS:
+                raise ConfigError(f"{where}.datasets: unknown dataset {name!r}; valid datasets: "
+                                  f"{', '.join(datasets.DATASETS)}")
+        for name in ([] if exp["methods"] == "all" else exp["methods"]):
+            if name not in cfg["methods"]:
+                raise ConfigError(f"{where}.methods: unknown method {name!r}; valid methods (entries under "
+                                  f"`methods:` in config/config.yaml): {', '.join(cfg['methods'])}")
+        for text in exp["settings"]:
+            try:
+                setting = Setting.parse(text)
+                for name in exp["datasets"]:
+                    setting.check(datasets.get(name))
+            except ValueError as err:
+                raise ConfigError(f"{where}.settings: {err}") from None
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Run:
+    dataset: str
+    setting: str
+    method: str
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """The run's folder below results/<profile>/runs/ (SPEC §5)."""
+        return f"{self.dataset}/{self.setting}/{self.method}/seed{self.seed}"
+
+
+def experiment_methods(cfg: dict, exp: dict) -> list[str]:
+    return list(cfg["methods"]) if exp["methods"] == "all" else list(exp["methods"])
+
+
+def runs(cfg: dict) -> list[Run]:
+    """Every (dataset, setting, method, seed) the profile asks for, each once, in a stable order."""
+    from datasets.settings import Setting
+
+    found = {Run(d, str(Setting.parse(s)), m, k)
+             for exp in cfg["experiments"].values()
+             for d in exp["datasets"] for s in exp["settings"] for m in experiment_methods(cfg, exp)
+             for k in range(cfg["seeds"])}
+    return sorted(found)
+
+
+def hparams(cfg: dict, method: str) -> dict:
+    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them."""
+    hp = {}
+    for section in SHARED_SECTIONS:
+        hp.update(cfg[section])
+    hp.update(cfg["methods"][method] or {})
+    return hp
+
+
+def digest(obj) -> str:
+    """A short stable hash of a JSON-able object (the config hash stored with every result)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,2 @@
+"""Parts shared by the methods: the method contract (`base`), the networks (`nets`) and the Stein
+discrepancies (`stein`)."""

@@ -1,0 +1,64 @@
+"""The method contract (SPEC §2.1).
+
+A method is built from (hyper-parameters, data shape, seed) and says what ONE training iteration does; the
+runner (`methods/train.py`) owns the loop, the data, checkpoints, logging and seeds. It exposes
+
+* `train_step(data) -> dict[str, Tensor]`: one iteration; `data.batch()` draws a fresh mini-batch of training data
+  as often as the iteration needs (e.g. once per critic step); returns its named losses (scalars);
+* `sample(n)`: n samples, where the method has a generator (`has_generator`);
+* `energy(x)`: E(x) with p(x) ∝ exp(−E(x)), where it has an explicit model (`has_energy`);
+* `checkpoint_state()` / `load_checkpoint_state()`: networks and optimiser slots.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import nn
+
+
+class Batches(Protocol):
+    def batch(self, n: int | None = None) -> torch.Tensor: ...
+
+
+class Method(nn.Module):
+    name: str = ""
+    has_generator: bool = False
+    has_energy: bool = False
+
+    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+        super().__init__()
+        self.hp = dict(hp)
+        self.data_shape = tuple(data_shape)
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # --- what a method implements -------------------------------------------------------------------------------
+    def train_step(self, data: Batches) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def sample(self, n: int) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} has no generator")
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} has no explicit energy model")
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> torch.optim.Optimizer:
+        """An Adam optimiser for `module`, kept under `name` so checkpoints save its slots."""
+        opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]))
+        self.optimizers[name] = opt
+        return opt
+
+    @staticmethod
+    def step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def checkpoint_state(self) -> dict:
+        return {"model": self.state_dict(), "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        self.load_state_dict(state["model"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])

@@ -1,0 +1,191 @@
+"""The one training runner for every method (SPEC §2.1, §4.3, §5, §8).
+
+    python -m methods.train --data D.npz --method NAME --run-dir DIR [--profile P | --hparams JSON] [--threads T]
+
+Reads the stored training set, builds the method from its hyper-parameters and a seed derived from
+(dataset, setting, method, seed index), and loops: one `train_step` per iteration; every `eval_every` iterations a
+learning-curve row (losses, MMD of `curve_samples` generated points against the clean data); every
+`checkpoint_every` iterations and at the end a checkpoint (networks, optimisers, iteration, curve and every
+random-number-generator state), from which a killed job resumes. Writes, in DIR: checkpoint.pt, samples.npy,
+curve.csv and train.json (status, iterations, timings). Non-finite losses stop the run with status "diverged".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+import datasets
+import methods
+from datasets.settings import derive_seed
+from evaluation.metrics2d import mmd
+from methods import config as suite_config
+from methods.io import atomic_path, write_json
+
+CHECKPOINT, SAMPLES, CURVE, STATUS = "checkpoint.pt", "samples.npy", "curve.csv", "train.json"
+
+
+class Batches:
+    """Mini-batches drawn uniformly with replacement from the training set by a seeded numpy generator."""
+
+    def __init__(self, x: torch.Tensor, batch_size: int, rng: np.random.Generator):
+        self.x, self.batch_size, self.rng = x, batch_size, rng
+
+    def batch(self, n: int | None = None) -> torch.Tensor:
+        return self.x[torch.from_numpy(self.rng.integers(len(self.x), size=n or self.batch_size))]
+
+
+def load_training_set(path) -> dict:
+    """The stored training set (datasets/make.py); a missing or corrupt file gets a message naming it."""
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"training set {path} does not exist; build it with `python -m datasets.make` "
+                                f"or let snakemake do it") from None
+    except Exception as err:  # zipfile/pickle errors of a truncated or foreign file
+        raise ValueError(f"training set {path} is unreadable ({type(err).__name__}: {err}); delete it and "
+                         f"rerun so it is rebuilt") from None
+
+
+def save_checkpoint(path: Path, method, iteration: int, curve: list, rng: np.random.Generator, meta: dict):
+    state = {"meta": meta, "iteration": iteration, "curve": curve, "method": method.checkpoint_state(),
+             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, weights_only=False)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err}). Delete it to retrain "
+                         f"this run from scratch.") from None
+
+
+def build_method(meta: dict):
+    """The method of a run from its checkpoint metadata (name, hyper-parameters, data shape)."""
+    return methods.get(meta["method"])(meta["hparams"], tuple(meta["data_shape"]))
+
+
+def load_method(path) -> tuple:
+    """(method, checkpoint) restored from a run's checkpoint.pt, for evaluation."""
+    ckpt = load_checkpoint(Path(path))
+    method = build_method(ckpt["meta"])
+    method.load_checkpoint_state(ckpt["method"])
+    method.eval()
+    return method, ckpt
+
+
+def curve_row(method, it: int, losses: dict, clean: torch.Tensor, n: int) -> dict:
+    row = {"iteration": it, **{f"loss_{k}": float(v) for k, v in losses.items()}}
+    if method.has_generator:
+        with torch.no_grad():
+            fake = method.sample(n).double()
+        ref = clean[torch.randperm(len(clean))[:n]].double()
+        row["mmd"] = float(mmd(fake, ref))
+    return row
+
+
+def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = None, threads: int = 1,
+          progress: bool | None = None) -> dict:
+    """Train one run to completion (resuming from run_dir/checkpoint.pt if present); returns its status record."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    data = load_training_set(data_path)
+    ident = {"dataset": str(data["dataset"]), "setting": str(data["setting"]), "method": method_name,
+             "seed": int(data["seed"] if seed is None else seed)}
+    seed_value = derive_seed(ident["dataset"], ident["setting"], method_name, ident["seed"])
+    x = torch.as_tensor(data["x"], dtype=torch.float32)
+    clean = torch.as_tensor(data["clean"], dtype=torch.float32)
+    meta = {**ident, "hparams": hp, "data_shape": list(x.shape[1:]), "seed_value": seed_value,
+            "config_hash": suite_config.digest(hp)}
+
+    torch.manual_seed(seed_value)
+    rng = np.random.default_rng(seed_value)
+    method = methods.get(method_name)(hp, tuple(x.shape[1:]))
+    start, curve = 0, []
+    ckpt_path = run_dir / CHECKPOINT
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["meta"]["config_hash"] != meta["config_hash"] or ckpt["meta"]["dataset"] != ident["dataset"]:
+            print(f"{ckpt_path} was written with other hyper-parameters or data; starting this run afresh",
+                  file=sys.stderr)
+        else:
+            method.load_checkpoint_state(ckpt["method"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            rng.bit_generator.state = ckpt["numpy_rng"]
+            start, curve = ckpt["iteration"], ckpt["curve"]
+            print(f"resuming {run_dir} from iteration {start}", file=sys.stderr)
+
+    batches = Batches(x, hp["batch_size"], rng)
+    iterations, status, failure = hp["iterations"], "ok", None
+    train_seconds = 0.0
+    bar = tqdm(range(start + 1, iterations + 1), initial=start, total=iterations, desc=f"{method_name}",
+               disable=not sys.stderr.isatty() if progress is None else not progress, mininterval=1.0)
+    for it in bar:
+        t0 = time.perf_counter()
+        losses = method.train_step(batches)
+        train_seconds += time.perf_counter() - t0
+        bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+        if bad:
+            status, failure = "diverged", {"iteration": it, "losses": bad}
+            print(f"run diverged at iteration {it}: non-finite loss {', '.join(bad)}", file=sys.stderr)
+            break
+        if it % hp["eval_every"] == 0 or it == iterations:
+            curve.append(curve_row(method, it, losses, clean, hp["curve_samples"]))
+            bar.set_postfix({k: f"{v:.3g}" for k, v in curve[-1].items() if k != "iteration"}, refresh=False)
+        if it % hp["checkpoint_every"] == 0 or it == iterations:
+            save_checkpoint(ckpt_path, method, it, curve, rng, meta)
+    bar.close()
+
+    done = iterations - start if status == "ok" else failure["iteration"] - start - 1
+    n_eval = datasets.get(ident["dataset"]).n_eval
+    with torch.no_grad():
+        samples = method.sample(n_eval).numpy() if method.has_generator and status == "ok" else \
+            np.zeros((0, *x.shape[1:]), dtype=np.float32)
+    with atomic_path(run_dir / SAMPLES) as tmp, open(tmp, "wb") as f:
+        np.save(f, samples)
+    with atomic_path(run_dir / CURVE) as tmp:
+        pd.DataFrame(curve).to_csv(tmp, index=False)
+    record = {**ident, "status": status, "failure": failure, "iterations": iterations,
+              "iterations_this_session": done, "resumed_from": start, "train_seconds_this_session": train_seconds,
+              "seconds_per_1000_iterations": 1000 * train_seconds / done if done > 0 else None,
+              "threads": threads, "seed_value": seed_value, "config_hash": meta["config_hash"], "hparams": hp}
+    write_json(run_dir / STATUS, record)
+    return record
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="training set .npz written by datasets.make")
+    parser.add_argument("--method", required=True, help=f"one of {', '.join(methods.available())}")
+    parser.add_argument("--run-dir", required=True, help="folder for checkpoint, samples, curve, train.json")
+    parser.add_argument("--profile", default=None, help="resolve hyper-parameters from this profile")
+    parser.add_argument("--hparams", default=None, help="hyper-parameters as JSON (what the DAG passes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="tqdm progress bar (default: only on a terminal)")
+    args = parser.parse_args(argv)
+    try:
+        hp = json.loads(args.hparams) if args.hparams else \
+            suite_config.hparams(suite_config.load(args.profile), args.method)
+        methods.get(args.method)
+        record = train(args.data, args.method, hp, args.run_dir, threads=args.threads, progress=args.progress)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        parser.exit(2, f"error: {err}\n")
+    print(f"{record['method']} on {record['dataset']}/{record['setting']} seed {record['seed']}: {record['status']}, "
+          f"{record['seconds_per_1000_iterations'] or float('nan'):.2f} s per 1000 iterations", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
