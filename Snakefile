@@ -30,7 +30,7 @@ PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
     setting=r"[a-z0-9_.\-]+",
-    method=r"[a-z0-9_]+",
+    method=r"[a-z0-9_]+(@[a-z0-9_]+)?",
     seed=r"\d+",
 
 localrules: all, aggregate, tables, figures

@@ -35,7 +35,9 @@ def available() -> list[str]:
 
 
 def get(name: str) -> type:
-    """The method class called `name`; an unknown name raises a ValueError listing the valid ones."""
+    """The method class called `name` (a variant `name@preset` gives the class of `name`); an unknown name raises
+    a ValueError listing the valid ones."""
+    name = name.partition("@")[0]
     if name not in available():
         raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(available())}. "
                          f"To add one, create methods/{name}.py and a `{name}:` entry under `methods:` in "

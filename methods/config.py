@@ -79,7 +79,11 @@ def check(cfg: dict) -> None:
             if name not in datasets.DATASETS:
                 raise ConfigError(f"{where}.datasets: unknown dataset {name!r}; valid datasets: "
                                   f"{', '.join(datasets.DATASETS)}")
-        for name in ([] if exp["methods"] == "all" else exp["methods"]):
+        for variant in ([] if exp["methods"] == "all" else exp["methods"]):
+            name, preset = split_variant(variant)
+            if preset is not None and preset not in cfg.get("presets", {}):
+                raise ConfigError(f"{where}.methods: {variant!r} names unknown preset {preset!r}; valid presets "
+                                  f"(entries under `presets:`): {', '.join(cfg.get('presets', {})) or 'none'}")
             if name not in cfg["methods"]:
                 raise ConfigError(f"{where}.methods: unknown method {name!r}; valid methods (entries under "
                                   f"`methods:` in config/config.yaml): {', '.join(cfg['methods'])}")
@@ -120,12 +124,29 @@ def runs(cfg: dict) -> list[Run]:
     return sorted(found)
 
 
+def split_variant(method: str) -> tuple[str, str | None]:
+    """`joint_w@released_code` -> ("joint_w", "released_code"); `joint_w` -> ("joint_w", None)."""
+    name, _, preset = method.partition("@")
+    return name, preset or None
+
+
 def hparams(cfg: dict, method: str) -> dict:
-    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them."""
+    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them, then,
+    for a variant `name@preset`, the preset's `all:` entries and its entries for `name`."""
+    name, preset = split_variant(method)
+    if name not in cfg["methods"]:
+        raise ConfigError(f"method {name!r} has no entry under `methods:` in config/config.yaml; configured "
+                          f"methods: {', '.join(cfg['methods'])}")
     hp = {}
     for section in SHARED_SECTIONS:
         hp.update(cfg[section])
-    hp.update(cfg["methods"][method] or {})
+    hp.update(cfg["methods"][name] or {})
+    if preset is not None:
+        overrides = cfg.get("presets", {}).get(preset)
+        if overrides is None:
+            raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(cfg.get('presets', {}))}")
+        hp.update(overrides.get("all") or {})
+        hp.update(overrides.get(name) or {})
     return hp
 
 
