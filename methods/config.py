@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
 SCHEMA = ROOT / "config" / "schema.yaml"
 PROFILES = ROOT / "config" / "profiles"
-SHARED_SECTIONS = ("training", "networks", "optim", "stein")  # merged, in this order, under each method's entry
+SHARED_SECTIONS = ("training", "networks", "optim", "stein", "entropy")  # merged, in this order, under each method's entry
 
 
 class ConfigError(ValueError):
