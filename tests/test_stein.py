@@ -1,0 +1,279 @@
+"""Stein machinery (SPEC §2.2) against independent computations: the Stein identity (zero mean under the model's
+own score), closed-form population values, autograd derivatives of the kernels, finite differences of the energy,
+and the exact Jacobian trace."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.distance import pdist
+from torch.func import grad, jacrev, vmap
+
+from methods.core.nets import Energy
+from methods.core.stein import (SteinCritic, hutchinson_divergence, ksd, median_bandwidth, model_score,
+                                score_from_energy, stein_discrepancy, stein_estimate, stein_kernel_matrix,
+                                stein_operator_value)
+
+torch.set_num_threads(1)
+F64 = torch.float64
+
+# A correlated 2-D Gaussian N(μ, Σ): its exact score is −Σ⁻¹(x − μ).
+MU = torch.tensor([0.5, -1.0], dtype=F64)
+SIGMA = torch.tensor([[1.0, 0.6], [0.6, 2.0]], dtype=F64)
+CHOL = torch.linalg.cholesky(SIGMA)
+PREC = torch.linalg.inv(SIGMA)
+
+
+def gaussian_sample(n: int, gen: torch.Generator) -> torch.Tensor:
+    return MU + torch.randn(n, 2, dtype=F64, generator=gen) @ CHOL.T
+
+
+def gaussian_score(x: torch.Tensor, mean: torch.Tensor = MU) -> torch.Tensor:
+    return -(x - mean) @ PREC
+
+
+def repeated_ksd(kernel: str, mean: torch.Tensor, draws: int = 100, b: int = 200, **kw) -> tuple[float, float]:
+    """Mean and standard error of the U-statistic over independent draws of b points."""
+    gen = torch.Generator().manual_seed(0)
+    vals = torch.stack([ksd(x, gaussian_score(x, mean), kernel, **kw)
+                        for x in (gaussian_sample(b, gen) for _ in range(draws))])
+    return vals.mean().item(), (vals.std() / math.sqrt(draws)).item()
+
+
+# --- kernel Stein discrepancy ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", ["rbf", "imq"])
+def test_ksd_u_statistic_is_zero_under_the_models_own_score(kernel):
+    mean, se = repeated_ksd(kernel, MU)
+    assert abs(mean) < 3 * se, (mean, se)
+
+
+def test_ksd_with_a_shifted_score_matches_the_closed_form():
+    # s_p = s_q + δ with constant δ = Σ⁻¹Δμ: by the Stein identity of Q every cross term vanishes, leaving
+    # KSD² = ‖δ‖² E k(x, x'), and x − x' ~ N(0, 2Σ) gives E k = det(I + 2Σ/h²)^(−1/2) for the RBF kernel.
+    shift = torch.tensor([0.5, 0.5], dtype=F64)
+    h = 1.3
+    mean, se = repeated_ksd("rbf", MU + shift, bandwidth=h)
+    delta = PREC @ shift
+    expected = delta.dot(delta) / torch.linalg.det(torch.eye(2, dtype=F64) + 2 * SIGMA / h ** 2).sqrt()
+    assert mean > 10 * se
+    assert abs(mean - expected.item()) < 3 * se, (mean, expected.item(), se)
+
+
+def test_imq_ksd_with_a_shifted_score_is_clearly_positive():
+    mean, se = repeated_ksd("imq", MU + torch.tensor([0.5, 0.5], dtype=F64))
+    assert mean > 10 * se, (mean, se)
+
+
+def autograd_stein_kernel(x: torch.Tensor, s: torch.Tensor, k) -> torch.Tensor:
+    """u(x_i, x_j) with every kernel derivative by torch.func: ∇_x k, ∇_{x'} k and tr ∇_x∇_{x'} k per pair."""
+    def u(a, b, sa, sb):
+        dk_da = grad(k, 0)(a, b)
+        dk_db = grad(k, 1)(a, b)
+        trace = torch.trace(jacrev(grad(k, 0), 1)(a, b))
+        return sa @ sb * k(a, b) + sa @ dk_db + dk_da @ sb + trace
+
+    rows = vmap(u, in_dims=(None, 0, None, 0))  # one x_i against every x_j
+    return vmap(rows, in_dims=(0, None, 0, None))(x, x, s, s)
+
+
+@pytest.mark.parametrize("kernel,params", [("rbf", {"bandwidth": 1.0}), ("rbf", {"bandwidth": 0.7}),
+                                           ("rbf", {"bandwidth": "median"}),
+                                           ("imq", {"imq_c": 1.0, "imq_beta": -0.5}),
+                                           ("imq", {"imq_c": 2.0, "imq_beta": -0.3})])
+def test_closed_form_stein_kernel_matches_autograd(kernel, params):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(12, 3, dtype=F64, generator=gen)
+    s = torch.randn(12, 3, dtype=F64, generator=gen)  # any vectors: the identity holds for arbitrary scores
+    if kernel == "rbf":
+        h = float(np.median(pdist(x.numpy()))) if params["bandwidth"] == "median" else params["bandwidth"]
+        k = lambda a, b: torch.exp(-(a - b).pow(2).sum() / (2 * h * h))  # noqa: E731
+    else:
+        c, beta = params["imq_c"], params["imq_beta"]
+        k = lambda a, b: (c + (a - b).pow(2).sum()).pow(beta)  # noqa: E731
+    ours = stein_kernel_matrix(x, s, kernel, **params)
+    torch.testing.assert_close(ours, autograd_stein_kernel(x, s, k), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "imq"])
+def test_v_statistic_is_u_statistic_plus_the_diagonal(kernel):
+    gen = torch.Generator().manual_seed(2)
+    x = gaussian_sample(50, gen)
+    s = gaussian_score(x, MU + 0.3)
+    b = x.shape[0]
+    u_stat, v_stat = ksd(x, s, kernel, statistic="u"), ksd(x, s, kernel, statistic="v")
+    trace = stein_kernel_matrix(x, s, kernel).diagonal().sum()
+    torch.testing.assert_close(v_stat * b * b, u_stat * b * (b - 1) + trace, rtol=1e-12, atol=1e-12)
+    assert not torch.isclose(u_stat, v_stat)  # the identity is not vacuous
+
+
+def test_median_bandwidth_is_the_median_pairwise_distance():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 2, dtype=F64, generator=gen)  # 780 pairs: an even count, where the two medians differ
+    h = median_bandwidth(x)
+    assert h.item() == pytest.approx(float(np.median(pdist(x.numpy()))), rel=1e-12)
+    s = gaussian_score(x)
+    torch.testing.assert_close(ksd(x, s, bandwidth="median"), ksd(x, s, bandwidth=h.item()))
+
+
+def test_unknown_options_name_the_valid_choices():
+    x = torch.randn(5, 2)
+    with pytest.raises(ValueError, match="rbf, imq"):
+        ksd(x, x, kernel="gauss")
+    with pytest.raises(ValueError, match="u, v"):
+        ksd(x, x, statistic="w")
+    with pytest.raises(ValueError, match="log_density, density_gradient"):
+        model_score(lambda y: y.sum(1), x, kind="p")
+    with pytest.raises(ValueError, match="vector, scalar_max"):
+        stein_estimate(lambda y: y, x, x, kind="matrix")
+
+
+# --- scores from energies -------------------------------------------------------------------------------------------
+def energy_net(head: str) -> Energy:
+    torch.manual_seed(4)
+    hp = {"energy_head": head, "hidden": 16, "experts": 4, "layers": 2, "energy_activation": "tanh"}
+    return Energy(hp, 2).double()
+
+
+def central_difference(fn, x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """∂fn/∂x_j at each row of x by (fn(x + εe_j) − fn(x − εe_j)) / 2ε; fn maps (B, d) to (B,)."""
+    steps = eps * torch.eye(x.shape[1], dtype=x.dtype)
+    plus = fn((x[:, None, :] + steps).reshape(-1, x.shape[1])).view(x.shape)
+    minus = fn((x[:, None, :] - steps).reshape(-1, x.shape[1])).view(x.shape)
+    return (plus - minus) / (2 * eps)
+
+
+@pytest.mark.parametrize("head", ["softplus_experts", "sigmoid_experts"])
+def test_log_density_score_is_minus_the_energy_gradient(head):
+    energy = energy_net(head)
+    x = 2 * torch.randn(20, 2, dtype=F64, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected = -central_difference(energy, x)
+    torch.testing.assert_close(model_score(energy, x, "log_density"), expected, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(score_from_energy(energy, x), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("head", ["softplus_experts", "sigmoid_experts"])
+def test_density_gradient_is_the_gradient_of_the_unnormalised_density(head):
+    energy = energy_net(head)
+    x = 2 * torch.randn(20, 2, dtype=F64, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected = central_difference(lambda y: torch.exp(-energy(y)), x)
+    ours = model_score(energy, x, "density_gradient")
+    torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-8)
+    with torch.no_grad():  # and it is p·∇log p, not ∇log p (the two differ wherever p ≠ 1)
+        torch.testing.assert_close(ours, torch.exp(-energy(x))[:, None] * model_score(energy, x), rtol=1e-12,
+                                   atol=0)
+
+
+def test_stein_terms_train_the_energy_and_the_generator():
+    # The λ2 term reaches the generator through x = G(z) and the energy through its score.
+    torch.manual_seed(7)
+    energy = energy_net("softplus_experts").float()
+    gen = torch.nn.Linear(3, 2)
+    hp = {"score": "log_density", "kernel": "rbf", "bandwidth": 1.0, "statistic": "u", "imq_c": 1.0,
+          "imq_beta": -0.5, "stein_critic": "vector", "hutchinson_probes": 1, "stein_critic_l2": 1.0, "hidden": 8,
+          "layers": 1, "stein_critic_activation": "silu"}
+    critic = SteinCritic(hp, (2,))
+    for c in (None, critic):
+        energy.zero_grad(), gen.zero_grad()
+        stein_discrepancy(energy, gen(torch.randn(16, 3)), hp, c).backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in [*energy.parameters(), *gen.parameters()])
+
+
+# --- neural Stein discrepancy ---------------------------------------------------------------------------------------
+def critic_hp(**over) -> dict:
+    hp = {"stein_critic": "vector", "hutchinson_probes": 1, "stein_critic_l2": 1.0, "hidden": 32, "layers": 2,
+          "stein_critic_activation": "silu"}
+    return {**hp, **over}
+
+
+def test_hutchinson_divergence_is_unbiased_for_the_jacobian_trace():
+    torch.manual_seed(8)
+    critic = SteinCritic(critic_hp(hidden=16), (3,)).double()
+    x = torch.randn(4, 3, dtype=F64)
+    exact = vmap(lambda a: torch.trace(jacrev(lambda b: critic(b[None])[0])(a)))(x)
+    n = 20000
+    # one probe per copy, so the per-probe values give their own standard error
+    _, div = hutchinson_divergence(critic, x.repeat(n, 1), probes=1, create_graph=False)
+    div = div.view(n, 4)
+    mean, se = div.mean(0), div.std(0) / math.sqrt(n)
+    assert (se > 0).all()  # the off-diagonal Jacobian makes single probes noisy, so the check has power
+    assert ((mean - exact).abs() < 4 * se).all(), (mean, exact, se)
+    # and `probes` averages P probes per sample in one batch
+    f, div_p = hutchinson_divergence(critic, x, probes=n, create_graph=False)
+    torch.testing.assert_close(f, critic(x))
+    assert ((div_p - exact).abs() < 4 * se).all(), (div_p, exact, se)
+
+
+def trained_critic(model_mean: torch.Tensor, steps: int = 300, seed: int = 9) -> tuple[SteinCritic, callable]:
+    """A vector critic trained by Adam on samples of Q = N(0, I) against the model N(model_mean, I)."""
+    torch.manual_seed(seed)
+    critic = SteinCritic(critic_hp(), (2,))
+    opt = torch.optim.Adam(critic.parameters(), lr=1e-2)
+    score = lambda x: -(x - model_mean)  # noqa: E731
+    for _ in range(steps):
+        x = torch.randn(256, 2)
+        loss = critic.critic_loss([(1.0, critic.estimate(x, score(x)))])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return critic, score
+
+
+def held_out_stein_values(critic: SteinCritic, score, n: int = 20000) -> tuple[float, float]:
+    x = torch.randn(n, 2)
+    f, div = hutchinson_divergence(critic, x, create_graph=False)
+    v = ((score(x) * f).sum(1) + div).detach()
+    return v.mean().item(), (v.std() / math.sqrt(n)).item()
+
+
+def test_trained_critic_reads_zero_between_a_gaussian_and_itself():
+    # Stein identity: E_Q[s_Qᵀf + div f] = 0 for ANY fixed f, so on fresh samples the trained critic reads 0
+    # up to sampling noise.
+    critic, score = trained_critic(torch.zeros(2))
+    mean, se = held_out_stein_values(critic, score)
+    assert abs(mean) < 4 * se, (mean, se)
+
+
+def test_trained_critic_separates_a_gaussian_from_a_shifted_one():
+    # Model N(δ, I) on Q = N(0, I): s_p − s_Q = δ, so with penalty λ the optimal critic is f* = δ/(2λ) and the
+    # discrepancy it reads (without the penalty) is ‖δ‖²/(2λ) = 0.5 here; a critic short of the optimum reads less.
+    critic, score = trained_critic(torch.tensor([1.0, 0.0]))
+    mean, se = held_out_stein_values(critic, score)
+    assert mean > 20 * se
+    assert 0.8 * 0.5 < mean < 0.5 + 4 * se + 0.05, (mean, se)
+    x = torch.randn(4000, 2)
+    assert stein_operator_value(critic, x, score(x)).item() == pytest.approx(mean, abs=0.05)
+
+
+def test_vector_critic_keeps_image_shapes():
+    critic = SteinCritic(critic_hp(hidden=8, hutchinson_probes=3), (1, 4, 4))
+    x = torch.randn(5, 1, 4, 4)
+    assert critic(x).shape == x.shape
+    est = critic.estimate(x, -x)
+    assert est.value.shape == () and torch.isfinite(est.value) and est.critic_sq > 0
+
+
+def test_scalar_max_is_the_largest_per_dimension_stein_mean():
+    torch.manual_seed(10)
+    critic = SteinCritic(critic_hp(stein_critic="scalar_max", hidden=16), (1, 2, 3)).double()
+    x = torch.randn(30, 1, 2, 3, dtype=F64)
+    s = torch.randn(30, 1, 2, 3, dtype=F64)
+    g_single = lambda a: critic(a[None])[0]  # noqa: E731
+    g, grad_g = vmap(g_single)(x), vmap(grad(g_single))(x)
+    assert (g.abs() <= 1).all()  # tanh critic
+    per_dim = torch.stack([(s[:, 0, i, j] * g + grad_g[:, 0, i, j]).mean() for i in range(2) for j in range(3)])
+    est = stein_estimate(critic, x, s, "scalar_max")
+    torch.testing.assert_close(est.value, per_dim.abs().max())
+    torch.testing.assert_close(est.critic_sq, g.pow(2).mean())
+    assert est.value > per_dim.abs().mean()  # the max differs from an average: the reduction is really checked
+
+
+def test_critic_loss_ascends_both_weighted_terms_minus_the_penalty():
+    critic = SteinCritic(critic_hp(stein_critic_l2=0.3), (2,))
+    a = stein_estimate(critic, torch.randn(8, 2), torch.randn(8, 2))
+    b = stein_estimate(critic, torch.randn(8, 2), torch.randn(8, 2))
+    expected = -(1.0 * (a.value - 0.3 * a.critic_sq) + 0.25 * (b.value - 0.3 * b.critic_sq))
+    torch.testing.assert_close(critic.critic_loss([(1.0, a), (0.25, b)]), expected)
