@@ -5,8 +5,8 @@ Per iteration, `critic_steps` critic updates descending
     L_D = E[D(G(z))] − E[D(x)] + gp_weight · E[(‖∇D(x̂)‖ − 1)²],   x̂ = εx + (1−ε)G(z), ε ~ U[0, 1]
 
 (`penalty: hinge` replaces the two-sided penalty by the released code's one-sided relu(‖∇D(x̂)‖ − 1)²),
-each on a fresh data batch, then one generator update descending L_G = −E[D(G(z))]. Adam, β1 = 0.5 (implicit
-side).
+each on a fresh data batch, then one generator update descending L_G = −E[D(G(z))] (+ the `generator_extra` term
+of a regularised variant). Adam, β1 = 0.5 (implicit side). `adversarial = "gan"` turns it into the GAN (`methods.gan`).
 """
 from __future__ import annotations
 
@@ -42,9 +42,16 @@ class WganGp(Method):
     def train_step(self, data):
         for _ in range(self.hp["critic_steps"]):
             loss_d = self.critic_step(data)
-        loss_g = generator_loss(self.adversarial, self.critic, self.generator(self.hp["batch_size"]))
-        self.step(self.opt_g, loss_g)
-        return {"critic": loss_d, "generator": loss_g.detach()}
+        fake = self.generator(self.hp["batch_size"])
+        loss_g = generator_loss(self.adversarial, self.critic, fake)
+        extra, logs = self.generator_extra(fake, data)
+        self.step(self.opt_g, loss_g + extra)
+        return {"critic": loss_d, "generator": loss_g.detach(), **logs}
+
+    def generator_extra(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | float, dict]:
+        """Hook for regularised variants (`*_lr`, `*_er`, `*_va`): a term added to the generator loss at the
+        generated batch `fake` (with its graph), and named values to log; none here."""
+        return 0.0, {}
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:

@@ -16,6 +16,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+OPTIMIZERS = ("adam", "rmsprop")
+
 
 class Batches(Protocol):
     def batch(self, n: int | None = None) -> torch.Tensor: ...
@@ -46,6 +48,18 @@ class Method(nn.Module):
     def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> torch.optim.Optimizer:
         """An Adam optimiser for `module`, kept under `name` so checkpoints save its slots."""
         opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]))
+        self.optimizers[name] = opt
+        return opt
+
+    def optimizer(self, name: str, module: nn.Module, kind: str, lr: float, beta1: float) -> torch.optim.Optimizer:
+        """An optimiser of `kind` for `module`, kept under `name`: "adam" (as `adam`) or "rmsprop" (the released
+        2-D code's choice for its Stein losses; smoothing constant hp["rmsprop_alpha"], no momentum; `beta1`
+        unused)."""
+        if kind == "adam":
+            return self.adam(name, module, lr, beta1)
+        if kind != "rmsprop":
+            raise ValueError(f"unknown optimizer {kind!r} for {name}; valid: {', '.join(OPTIMIZERS)}")
+        opt = torch.optim.RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"])
         self.optimizers[name] = opt
         return opt
 

@@ -1,0 +1,123 @@
+"""Energy-based model by maximum likelihood with short-run Langevin MCMC and a replay buffer (beyond the paper;
+SPEC §2.3, `ebm_langevin`): Du & Mordatch 2019, "Implicit generation and generalization in energy-based models";
+Nijkamp, Hill, Zhu, Wu 2019, "Learning non-convergent non-persistent short-run MCMC toward energy-based model".
+
+p_E(x) ∝ exp(−E(x)), E on the suite's energy trunk with the head `energy_head` (default `linear`, E = Σ_k h_k,
+unconstrained as in Du & Mordatch: with the suite's softplus_experts head, E ≥ 0 saturates at its floor and, on
+Two-Circle, a flat minimal-energy half-plane formed in which the chains wandered with no gradient left to remove
+it; see methods/egan.py, PAPER_HEADS). The maximum-likelihood gradient E_data[∇E] − E_{p_E}[∇E] is estimated with
+negatives x⁻ from K steps of Langevin dynamics on E,
+
+    x ← clamp_box( x − (η/2)·∇_x E(x) + s·ε ),   ε ~ N(0, I),   s = √η (unadjusted Langevin; `langevin_noise: null`)
+
+(a number for `langevin_noise` decouples the noise scale from the step, as Du & Mordatch do), started from a
+replay buffer of past negatives with probability `buffer_prob` (0.95) and otherwise from uniform noise over the
+data box; the chains' end points replace their starts in the buffer, so buffered chains keep running across
+iterations (persistent contrastive divergence). The energy descends, on a fresh data batch x⁺,
+
+    L = E[E(x⁺)] − E[E(x⁻)] + α · E[E(x⁺)² + E(x⁻)²]      (α = energy_l2)
+
+Du & Mordatch use α = 1 on images; the penalty holds energy differences near 1/α, and a 2-D mixture needs tens of
+nats between modes and empty space, so the default here is α = 0.1 (α = 1 gave an energy range below 1 nat).
+The step η is in the data's units: ULA needs η well below twice the variance of the modes it should resolve, so
+η = 0.1 suits Two-Circle/Two-Spiral (variances 0.2/0.1) but blurs ring8/grid25 (std 0.01/0.05).
+
+The "data box" is the bounding box of every training batch seen so far, widened on each side by `box_widen` times
+its half-range (0.5 gives the box of the suite's evaluation grid, SPEC §3.1); chains are clamped to it.
+
+Its "generator" is the MCMC sampler: `sample(n)` runs `sample_steps` Langevin steps from fresh uniform noise
+(`sample_init: noise`, Nijkamp et al.'s short-run sampler) or continues chains drawn from the replay buffer
+(`sample_init: buffer`). The buffer and the data box are registered buffers, so checkpoints carry them.
+"""
+from __future__ import annotations
+
+import torch
+
+from methods import register
+from methods.core.base import Method
+from methods.egan import energy_network
+
+SAMPLE_INITS = ("noise", "buffer")
+
+
+@register
+class EbmLangevin(Method):
+    name = "ebm_langevin"
+    has_generator = True  # the Langevin sampler
+    has_energy = True
+
+    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+        super().__init__(hp, data_shape)
+        if hp["sample_init"] not in SAMPLE_INITS:
+            raise ValueError(f"unknown sample_init {hp['sample_init']!r}; valid: {', '.join(SAMPLE_INITS)}")
+        self.energy_net = energy_network(hp, data_shape[0])
+        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
+        self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
+        self.register_buffer("data_low", torch.full(data_shape, float("inf")))   # running min of training batches
+        self.register_buffer("data_high", torch.full(data_shape, float("-inf")))  # running max
+        self.register_buffer("replay_filled", torch.tensor(False))
+
+    # --- the sampler --------------------------------------------------------------------------------------------
+    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The data box widened by `box_widen` × its half-range on each side."""
+        pad = self.hp["box_widen"] * (self.data_high - self.data_low) / 2
+        return self.data_low - pad, self.data_high + pad
+
+    def uniform(self, n: int) -> torch.Tensor:
+        if not torch.isfinite(self.data_low).all():
+            raise RuntimeError("ebm_langevin has seen no training data yet, so its sampler has no data box")
+        low, high = self.box()
+        return low + (high - low) * torch.rand(n, *self.data_shape)
+
+    def langevin(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """`steps` Langevin steps on E from x (gradients w.r.t. x only; parameters untouched)."""
+        eta = self.hp["langevin_step"]
+        noise = eta ** 0.5 if self.hp["langevin_noise"] is None else self.hp["langevin_noise"]
+        low, high = self.box()
+        with torch.enable_grad():  # sample() is called under no_grad by the runner
+            for _ in range(steps):
+                x = x.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.energy_net(x).sum(), x)
+                x = x - eta / 2 * grad + noise * torch.randn_like(x)
+                x = torch.maximum(torch.minimum(x, high), low)
+        return x.detach()
+
+    # --- training -----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def observe(self, real: torch.Tensor) -> None:
+        """Grow the data box to cover this batch; on the first call, fill the replay buffer with uniform noise."""
+        self.data_low.copy_(torch.minimum(self.data_low, real.min(0).values))
+        self.data_high.copy_(torch.maximum(self.data_high, real.max(0).values))
+        if not self.replay_filled:
+            self.replay.copy_(self.uniform(len(self.replay)))
+            self.replay_filled.fill_(True)
+
+    def negatives(self, n: int) -> torch.Tensor:
+        idx = torch.randint(len(self.replay), (n,))
+        start = self.replay[idx]
+        fresh = torch.rand(n) >= self.hp["buffer_prob"]
+        start[fresh] = self.uniform(int(fresh.sum()))
+        x = self.langevin(start, self.hp["langevin_steps"])
+        self.replay[idx] = x
+        return x
+
+    def train_step(self, data):
+        real = data.batch()
+        self.observe(real)
+        fake = self.negatives(real.shape[0])
+        e_real, e_fake = self.energy_net(real), self.energy_net(fake)
+        contrast = e_real.mean() - e_fake.mean()
+        loss = contrast + self.hp["energy_l2"] * (e_real.pow(2) + e_fake.pow(2)).mean()
+        self.step(self.opt_e, loss)
+        return {"energy": loss.detach(), "contrast": contrast.detach()}
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        if self.hp["sample_init"] == "buffer":
+            start = self.replay[torch.randint(len(self.replay), (n,))]
+        else:
+            start = self.uniform(n)
+        return self.langevin(start, self.hp["sample_steps"])
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.energy_net(x)

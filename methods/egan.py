@@ -1,0 +1,142 @@
+"""Calibrated energy-based GAN (Dai, Almahairi, Bachman, Hovy, Courville 2017, "Calibrating Energy-based
+Generative Adversarial Networks", ICLR; SPEC §2.3, `egan`).
+
+The discriminator is an energy E(x), p_E ∝ exp(−E) (`nets.Energy`); the generator is "calibrated" by an entropy
+term so that, at the optimum, P_G = P_data and the energy keeps the density, E*(x) = −log p_data(x) + const:
+
+    energy:     min_E  E_data[E(x)] − E_z[E(G(z))]                      (Dai et al. §3; their discriminator c = E)    
+    generator:  min_G  E_z[E(G(z))] − w · H(P_G)                          (K(P_G) = −H(P_G); w = entropy_weight)
+
+What is implemented here (config/config.yaml, `methods: egan:`):
+* Energy head `linear`, E(x) = Σ_k h_k(x) on the suite's energy trunk (2 → 128 → 128 → K): the released code's
+  energy is the discriminator's unconstrained output (energy_form "identity"). The suite's `softplus_experts`
+  head (E ≥ 0) also runs, but there the energy saturates at its floor E = 0 (see PAPER_HEADS) and, on Two-Circle,
+  the generator spreads over that flat region.
+* The energy loss of the authors' released synthetic code (zihangdai/cegan_iclr2017, synthetic/egan_knn.py): the
+  linear objective is unbounded, so each generated sample's term is hinged at a margin m,
+      L_E = mean_i max( mean_j E(x_j) − E(G(z_i)), −m )        (m = 10 as released; `margin: null` = linear),
+  plus two optional regularisers that neither paper uses: energy_l2 · E[E(x⁺)² + E(x⁻)²] (Du & Mordatch 2019) and
+  grad_penalty · E‖∇E(x⁺)‖² (Kumar et al. 2019). The default energy_l2 = 0.1 is a suite choice: without it the
+  unbounded energy grows deep minima where neither data nor generator samples go (Two-Circle, 2000 iterations:
+  KLD ≈ 11 instead of ≈ 1.3). Set energy_l2: 0, energy_steps: 1 for the papers' published form.
+* `energy_steps` energy updates (n_d = 5, as for the suite's critics, SPEC §2.4), then one generator update, per
+  iteration. The released code instead switches between updating only D, only G or both from the size of the
+  gap (its `lbound`/`rbound`) and scales the generator's learning rate by 10; neither is used here.
+* The entropy gradient from the suite's shared DAE estimator (methods/core/entropy.py), in place of the paper's
+  nearest-neighbour (EGAN-Ent-NN) or variational (EGAN-Ent-VI) entropy approximations: a DAE fitted on generated
+  samples gives s ≈ ∇log q_G, and +surrogate(s, G(z)) descends −H(P_G) (Tao et al. 2019; SPEC §2.3).
+* `base_std` (off here, on for `dgm`): an optional Gaussian base term of the energy (BasedEnergy).
+
+Adam: β1 = 0.9, lr_explicit for the energy (explicit side), β1 = 0.5, lr_implicit for the generator (SPEC §2.4).
+`dgm` (Kim & Bengio 2016) is this algorithm with other config values (see methods/dgm.py).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from methods import register
+from methods.core.base import Method
+from methods.core.entropy import DAEScore, surrogate
+from methods.core.nets import ENERGY_HEADS, Energy, Generator
+
+# Energy heads of the original papers, beside the suite's (nets.ENERGY_HEADS), for the methods that learn the energy
+# by a contrast E_data[E] − E_neg[E]: there, the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0) saturates
+# at its floor E = 0, where ∂E/∂h vanishes, so a region of minimal energy wider than the data gets no more gradient
+# from the negatives that wander in it (observed on Two-Circle: the generator or sampler then spreads out).
+PAPER_HEADS = {
+    # E = Σ_k h_k: unconstrained (Dai et al.'s released code, energy_form "identity"; Du & Mordatch 2019)
+    "linear": lambda h: h.sum(-1),
+    # E = −Σ_k softplus(h_k): experts lower the energy (Kim & Bengio 2016, §3; with the base term of BasedEnergy)
+    "minus_softplus_experts": lambda h: -F.softplus(h).sum(-1),
+}
+
+
+def energy_network(hp: dict, d: int) -> Energy:
+    """`nets.Energy` (trunk 2 → 128 → 128 → K) with the head `energy_head`: one of the suite's or of PAPER_HEADS."""
+    head = hp["energy_head"]
+    if head not in PAPER_HEADS:
+        if head not in ENERGY_HEADS:
+            raise ValueError(f"unknown energy_head {head!r}; valid: {', '.join([*ENERGY_HEADS, *PAPER_HEADS])}")
+        return Energy(hp, d)
+    net = Energy({**hp, "energy_head": next(iter(ENERGY_HEADS))}, d)  # any suite head builds the trunk ...
+    net.head = PAPER_HEADS[head]  # ... whose head is then replaced
+    return net
+
+
+class BasedEnergy(nn.Module):
+    """E(x) = E_net(x) + ‖x‖²/(2σ²) − bᵀx: the network energy plus an optional Gaussian base term with a learnt
+    linear part b (Kim & Bengio 2016, §3: the free-energy form of a Gaussian-Bernoulli RBM, xᵀx/σ² − bᵀx − Σ_i
+    softplus(W_iᵀφ(x) + b_i); the ½ here makes σ the standard deviation of the base Gaussian). The base keeps
+    exp(−E) normalisable whatever the network does far from the data; `base_std = None` gives E = E_net."""
+
+    def __init__(self, hp: dict, d: int):
+        super().__init__()
+        self.net = energy_network(hp, d)
+        self.base_std = hp["base_std"]
+        if self.base_std is not None:
+            self.b = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.net(x)
+        if self.base_std is None:
+            return e
+        flat = x.flatten(1)
+        return e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
+
+
+@register
+class Egan(Method):
+    name = "egan"
+    has_generator = True
+    has_energy = True
+
+    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+        super().__init__(hp, data_shape)
+        d = data_shape[0]
+        self.energy_net = BasedEnergy(hp, d)
+        self.generator = Generator(hp, d)
+        self.entropy = DAEScore(hp, d)  # s(x) ≈ ∇log q_G(x), fitted on generated samples
+        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
+        self.opt_g = self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"])
+        self.optimizers["entropy_dae"] = self.entropy.opt  # its Adam slots travel with checkpoints
+
+    def energy_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """E_data[E] − E_G[E], each generated sample's term hinged at −margin when a margin is set; plus
+        energy_l2 · E[E(x⁺)² + E(x⁻)²] and grad_penalty · E‖∇E(x⁺)‖² when those weights are non-zero."""
+        if self.hp["grad_penalty"] > 0:
+            real = real.detach().requires_grad_(True)
+        e_real, e_fake = self.energy_net(real), self.energy_net(fake)
+        if self.hp["margin"] is None:
+            loss = e_real.mean() - e_fake.mean()
+        else:
+            loss = (e_real.mean() - e_fake).clamp_min(-self.hp["margin"]).mean()
+        if self.hp["energy_l2"] > 0:
+            loss = loss + self.hp["energy_l2"] * (e_real.pow(2).mean() + e_fake.pow(2).mean())
+        if self.hp["grad_penalty"] > 0:
+            (grad,) = torch.autograd.grad(e_real.sum(), real, create_graph=True)
+            loss = loss + self.hp["grad_penalty"] * grad.flatten(1).pow(2).sum(1).mean()
+        return loss
+
+    def train_step(self, data):
+        for _ in range(self.hp["energy_steps"]):
+            real = data.batch()
+            with torch.no_grad():
+                fake = self.generator(real.shape[0])
+            loss_e = self.energy_loss(real, fake)
+            self.step(self.opt_e, loss_e)
+        fake = self.generator(self.hp["batch_size"])
+        loss_dae = self.entropy.fit(fake)
+        e_fake = self.energy_net(fake).mean()
+        # descending E_G[E] + w·surrogate(∇log q_G, G(z)) descends E_G[E] − w·H(P_G) = KL(P_G ‖ p_E) + log Z
+        loss_g = e_fake + self.hp["entropy_weight"] * surrogate(self.entropy.score(fake), fake)
+        self.step(self.opt_g, loss_g)
+        return {"energy": loss_e.detach(), "generator_energy": e_fake.detach(), "dae": loss_dae}
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        return self.generator(n)
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.energy_net(x)

@@ -1,0 +1,140 @@
+"""Stein Bridging with D1 = WGAN-GP, "Joint-W" (Wu, Gao & Zha, NeurIPS 2021, §3 and Algorithm 1). SPEC §2.4.
+
+An energy model p_E ∝ exp(−E) and a generator x = G(z) are trained jointly:
+
+    min_{E,G}  D1(P_data, P_G) + λ1·S(P_data, p_E) + λ2·S(P_G, p_E)
+
+Per iteration t:
+  1. n_d = `critic_steps` critic steps on D1 (WGAN-GP critic loss; methods/wgan_gp.py), fresh data each;
+  2. with `discrepancy: neural` only: n_c = `critic_steps_stein` ascent steps of the Stein critic f on
+     λ1·S_f(data) + λ2·S_f(G(z)), each minus its L2 penalty (methods/core/stein.py `SteinCritic`);
+  3. one energy step descending λ1·S(x, p_E) + λ2·S(G(z), p_E), with G(z) held fixed;
+  4. one generator step descending L_G(G(z)) + λ2·S(G(z), p_E): the bridge reaches G through the positions G(z),
+     because S is differentiable in them (the score s = −∇E at G(z) is differentiated once more).
+Steps 1 and 2-3 commute exactly (the critic D sees only G; E and f never see D), so the code runs 2-3 first and
+then WganGp's own loop, whose `generator_extra` hook adds the bridge term of step 4.
+
+S is the kernel Stein discrepancy on 2-D data (`discrepancy: ksd`; the `stein:` section's kernel, bandwidth,
+U/V statistic and `score`), the neural one on images. λ1 = `data_weight`; λ2 follows
+
+    λ2(t) = 0 for t < t0,   λ2(t) = bridge_weight · min(1, (t − t0) / (bridge_warmup · iterations)) after,
+
+t0 = `bridge_start` (the paper's warm-up study), t = iterations already done, kept in the `iteration` buffer so a
+resumed run continues the schedule. Optimisers: `optimizer_implicit` for G and D (Adam, β1 = 0.5),
+`optimizer_explicit` for E and f (Adam, β1 = 0.9).
+
+`stein_updates: separate` reproduces the released 2-D code's update order instead of steps 3-4: the GAN generator
+step; an energy step on λ1·S(data); a generator step on λ2·S(G(z)); an energy step on λ2·S(G(z)); each Stein step
+with its own optimiser of kind `optimizer_explicit` (the released "optimizer_KSD") at its side's learning rate.
+"""
+from __future__ import annotations
+
+import torch
+
+from methods import register
+from methods.core.nets import Energy
+from methods.core.stein import SteinCritic, model_score, stein_discrepancy
+from methods.wgan_gp import WganGp
+
+DISCREPANCIES = ("ksd", "neural")
+STEIN_UPDATES = ("joint", "separate")
+
+
+@register
+class JointW(WganGp):
+    name = "joint_w"
+    has_energy = True
+    adversarial = "wgan"  # D1; joint_js sets "gan"
+
+    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+        super().__init__(hp, data_shape)
+        hp = self.hp
+        for key, valid in (("discrepancy", DISCREPANCIES), ("stein_updates", STEIN_UPDATES)):
+            if hp[key] not in valid:
+                raise ValueError(f"{self.name}: unknown {key} {hp[key]!r}; valid: {', '.join(valid)}")
+        self.energy_net = Energy(hp, data_shape[0])
+        self.stein_critic = SteinCritic(hp, data_shape) if hp["discrepancy"] == "neural" else None
+        implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"])
+        explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
+        # these replace WganGp's Adam optimisers (same names), so `optimizer_implicit` can choose
+        self.opt_g = self.optimizer("generator", self.generator, *implicit)
+        self.opt_d = self.optimizer("critic", self.critic, *implicit)
+        self.opt_e = self.optimizer("energy", self.energy_net, *explicit)
+        if self.stein_critic is not None:
+            self.opt_f = self.optimizer("stein_critic", self.stein_critic, *explicit)
+        if hp["stein_updates"] == "separate":
+            self.opt_g_stein = self.optimizer("generator_stein", self.generator, explicit[0], hp["lr_implicit"],
+                                              hp["beta1_explicit"])
+            self.opt_e_bridge = self.optimizer("energy_bridge", self.energy_net, *explicit)
+        self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+        self.lam2 = 0.0  # λ2 of the current iteration, set by train_step from `iteration`
+
+    def bridge_schedule(self, t: int) -> float:
+        """λ2 after t finished iterations (see the module docstring)."""
+        hp = self.hp
+        if t < hp["bridge_start"]:
+            return 0.0
+        ramp = hp["bridge_warmup"] * hp["iterations"]
+        return hp["bridge_weight"] * (min(1.0, (t - hp["bridge_start"]) / ramp) if ramp > 0 else 1.0)
+
+    def stein(self, x: torch.Tensor) -> torch.Tensor:
+        """S(x, p_E): differentiable in E and, for x = G(z) with its graph, in G."""
+        return stein_discrepancy(self.energy_net, x, self.hp, self.stein_critic)
+
+    def fake(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.generator(self.hp["batch_size"])
+
+    def stein_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One ascent step of f on λ1·S_f(data) + λ2·S_f(G(z)) (penalised), with E's scores held fixed."""
+        terms = [(self.hp["data_weight"], real)] + ([(self.lam2, fake)] if self.lam2 > 0 else [])
+        loss = self.stein_critic.critic_loss([
+            (w, self.stein_critic.estimate(x, model_score(self.energy_net, x, self.hp["score"], False).detach()))
+            for w, x in terms])
+        self.step(self.opt_f, loss)
+        return loss.detach()
+
+    def energy_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
+        """One step of E on λ1·S(real, p_E) + λ2·S(fake, p_E); with λ2 = 0 this is exactly dem's step."""
+        s_data, s_gen = self.stein(real), self.stein(fake)
+        loss = self.hp["data_weight"] * s_data
+        if self.lam2 > 0:
+            loss = loss + self.lam2 * s_gen
+        self.step(self.opt_e, loss)
+        return {"stein_data": s_data.detach(), "stein_gen": s_gen.detach()}
+
+    def generator_extra(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | float, dict]:
+        """The Stein bridge's term in the generator loss, λ2·S(G(z), p_E) (none while λ2 = 0)."""
+        if self.lam2 == 0 or self.hp["stein_updates"] == "separate":
+            return 0.0, {}
+        return self.lam2 * self.stein(fake), {}
+
+    def separate_stein_steps(self, data) -> dict:
+        """`stein_updates: separate` (released code): after the GAN steps, E on λ1·S(data), G on λ2·S(G(z)),
+        E on λ2·S(G(z)), each step with its own optimiser slots and fresh samples."""
+        s_data = self.stein(data.batch())
+        self.step(self.opt_e, self.hp["data_weight"] * s_data)
+        if self.lam2 > 0:
+            self.step(self.opt_g_stein, self.lam2 * self.stein(self.generator(self.hp["batch_size"])))
+        s_gen = self.stein(self.fake())
+        if self.lam2 > 0:
+            self.step(self.opt_e_bridge, self.lam2 * s_gen)
+        return {"stein_data": s_data.detach(), "stein_gen": s_gen.detach()}
+
+    def train_step(self, data):
+        self.lam2 = self.bridge_schedule(int(self.iteration))
+        self.iteration += 1
+        logs = {}
+        if self.stein_critic is not None:
+            for _ in range(self.hp["critic_steps_stein"]):
+                logs["stein_critic"] = self.stein_critic_step(data.batch(), self.fake())
+        if self.hp["stein_updates"] == "joint":
+            logs |= self.energy_step(data.batch(), self.fake())
+            logs |= super().train_step(data)
+        else:
+            logs |= super().train_step(data)
+            logs |= self.separate_stein_steps(data)
+        return {**logs, "bridge_weight": torch.tensor(self.lam2)}
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.energy_net(x)

@@ -1,0 +1,151 @@
+"""Stein Bridging (SPEC §2.4): the λ2 schedule, what the bridge does and does not change against the methods it
+joins (wgan_gp for G, dem for E), and the `released_code` preset."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import methods
+from methods import config as suite_config
+from methods.dem import ksd_loss
+from methods.train import Batches
+from methods.wgan_gp import WganGp
+from tests.conftest import tiny_hparams
+
+torch.set_num_threads(1)  # tiny networks: one thread is fastest, and other jobs share the cores
+
+
+def build(name: str, seed: int = 0, **over):
+    torch.manual_seed(seed)
+    return methods.get(name)(tiny_hparams(name.partition("@")[0], **over), (2,))
+
+
+def batches(seed: int = 0) -> Batches:
+    x = torch.as_tensor(np.random.default_rng(0).standard_normal((64, 2)) * 2, dtype=torch.float32)
+    return Batches(x, 16, np.random.default_rng(seed))
+
+
+def same_params(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_bridge_schedule_is_zero_then_linear_then_constant():
+    m = build("joint_w", iterations=100, bridge_weight=2.0, bridge_warmup=0.2, bridge_start=10)
+    lam = [m.bridge_schedule(t) for t in range(100)]
+    assert lam[:11] == [0.0] * 11  # zero before bridge_start, and the ramp starts from 0 there
+    np.testing.assert_allclose(lam[10:31], 2.0 * np.arange(21).clip(max=20) / 20)  # ramp over 0.2 · 100 iterations
+    assert lam[30:] == [2.0] * 70
+    assert build("joint_w", bridge_warmup=0.0).bridge_schedule(0) == build("joint_w").hp["bridge_weight"]
+
+
+def test_schedule_follows_the_iteration_counter_through_a_checkpoint():
+    m, b = build("joint_w", iterations=10, bridge_warmup=0.5), batches()
+    seen = [float(m.train_step(b)["bridge_weight"]) for _ in range(3)]
+    assert seen == pytest.approx([m.bridge_schedule(t) for t in range(3)]) and int(m.iteration) == 3
+    buffer = io.BytesIO()
+    torch.save(m.checkpoint_state(), buffer)
+    buffer.seek(0)
+    clone = build("joint_w", seed=1, iterations=10, bridge_warmup=0.5)
+    clone.load_checkpoint_state(torch.load(buffer, weights_only=False))
+    assert float(clone.train_step(b)["bridge_weight"]) == pytest.approx(m.bridge_schedule(3)) == 0.6
+
+
+def test_nobridge_forces_lambda2_to_zero():
+    m = build("joint_w_nobridge", bridge_weight=5.0, bridge_warmup=0.0)
+    assert m.hp["bridge_weight"] == 0.0 and m.bridge_schedule(1000) == 0.0
+
+
+def adversarial_round(method, wgan_state: dict, lam2: float, seed: int = 3):
+    """WGAN-GP's critic steps and generator step run on `method` from the state `wgan_state`, with λ2 = lam2."""
+    method.generator.load_state_dict(wgan_state["generator"])
+    method.critic.load_state_dict(wgan_state["critic"])
+    method.lam2 = lam2
+    torch.manual_seed(seed)
+    WganGp.train_step(method, batches(seed))
+    return method
+
+
+def test_generator_update_equals_wgan_gp_without_bridge_and_differs_with_it():
+    wgan = build("wgan_gp")
+    state = {"generator": wgan.generator.state_dict(), "critic": wgan.critic.state_dict()}
+    state = {k: {n: t.clone() for n, t in v.items()} for k, v in state.items()}
+    torch.manual_seed(3)
+    wgan.train_step(batches(3))
+    nobridge = build("joint_w_nobridge", seed=7)
+    adversarial_round(nobridge, state, nobridge.bridge_schedule(10**6))
+    assert same_params(nobridge.generator, wgan.generator) and same_params(nobridge.critic, wgan.critic)
+    bridged = adversarial_round(build("joint_w", seed=7), state, lam2=1.0)
+    assert same_params(bridged.critic, wgan.critic)  # the critic never sees the bridge
+    assert not same_params(bridged.generator, wgan.generator)
+
+
+def test_energy_step_without_bridge_is_dem_step():
+    joint, dem = build("joint_w"), build("dem", seed=1)
+    dem.energy_net.load_state_dict(joint.energy_net.state_dict())
+    real, fake = batches().batch(), 3 + torch.randn(16, 2)
+    joint.lam2 = 0.0
+    logs = joint.energy_step(real, fake)
+    assert torch.equal(logs["stein_data"], ksd_loss(dem.energy_net, real, dem.hp))
+    dem.train_step(type("Fixed", (), {"batch": lambda self, n=None: real})())
+    assert same_params(joint.energy_net, dem.energy_net)
+    bridged = build("joint_w")
+    bridged.lam2 = 1.0
+    bridged.energy_step(real, fake)
+    assert not same_params(bridged.energy_net, dem.energy_net)
+
+
+def test_bridge_pulls_the_generator_towards_the_energy_model():
+    """With a fixed Gaussian energy E(x) = ‖x − μ‖²/2 and only the bridge term λ2·KSD(G(z), p_E) in the generator
+    loss, the generated points move from about N(0, ·) to p_E = N(μ, I)."""
+    class Gaussian(torch.nn.Module):
+        def forward(self, x):
+            return 0.5 * (x - mu).pow(2).sum(-1)
+
+    m, mu = build("joint_w", seed=0), torch.tensor([2.0, -1.0])
+    m.energy_net = Gaussian()
+    opt = torch.optim.Adam(m.generator.parameters(), lr=2e-2)
+    m.lam2 = 1.0
+    for _ in range(150):
+        loss, _ = m.generator_extra(m.generator(32), None)
+        m.step(opt, loss)
+    with torch.no_grad():
+        x = m.generator(2000)
+    assert torch.allclose(x.mean(0), mu, atol=0.3) and torch.allclose(x.std(0), torch.ones(2), atol=0.35), x
+
+
+def test_released_code_preset():
+    cfg = suite_config.load("smoke")
+    hp = suite_config.hparams(cfg, "joint_w@released_code")
+    expected = {"critic_steps": 6, "noise_std": 10.0, "penalty": "hinge", "energy_head": "sigmoid_experts",
+                "score": "density_gradient", "statistic": "v", "optimizer_implicit": "adam", "lr_implicit": 1e-5,
+                "beta1_implicit": 0.9, "optimizer_explicit": "rmsprop", "lr_explicit": 1e-3,
+                "stein_updates": "separate", "bridge_warmup": 0, "bridge_weight": 1.0, "data_weight": 1.0}
+    assert {k: hp[k] for k in expected} == expected
+    assert suite_config.hparams(cfg, "joint_w")["stein_updates"] == "joint"  # the preset leaves the default alone
+    hp.update(batch_size=16, hidden=16)
+    m = methods.get("joint_w@released_code")(hp, (2,))
+    opts = {k: (type(o).__name__, o.defaults["lr"]) for k, o in m.optimizers.items()}
+    assert opts == {"generator": ("Adam", 1e-5), "critic": ("Adam", 1e-5), "energy": ("RMSprop", 1e-3),
+                    "generator_stein": ("RMSprop", 1e-5), "energy_bridge": ("RMSprop", 1e-3)}
+    losses = m.train_step(batches())
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values()), losses
+
+
+@pytest.mark.parametrize("name", ["joint_w", "joint_js"])
+def test_neural_stein_critic_variant_trains(name):
+    m, b = build(name, discrepancy="neural", critic_steps_stein=2), batches()
+    before = [p.clone() for p in m.stein_critic.parameters()]
+    losses = [m.train_step(b) for _ in range(2)][-1]
+    assert {"stein_critic", "stein_data", "stein_gen"} <= set(losses)
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values()), losses
+    assert any(not torch.equal(p, q) for p, q in zip(before, m.stein_critic.parameters()))
+
+
+def test_unknown_choices_are_named():
+    with pytest.raises(ValueError, match="discrepancy 'mmd'.*ksd, neural"):
+        build("joint_w", discrepancy="mmd")
+    with pytest.raises(ValueError, match="optimizer 'sgd'.*adam, rmsprop"):
+        build("joint_w", optimizer_explicit="sgd")
