@@ -33,13 +33,14 @@ wildcard_constraints:
     method=r"[a-z0-9_]+(@[a-z0-9_]+)?",
     seed=r"\d+",
 
-localrules: all, aggregate, tables, figures
+localrules: all, aggregate, tables, figures, bilinear_game
 
 
 rule all:
     input:
         expand(OUT + "/tables/{table}.md", table=["synthetic", "modes"]),
         OUT + "/figures/samples.png",
+        OUT + "/figures/bilinear_game.png",
 
 
 rule data:
@@ -103,3 +104,16 @@ rule figures:
     input: rules.aggregate.output
     output: OUT + "/figures/samples.png", OUT + "/figures/samples.pdf"
     shell: "{PY} -m evaluation.figures --profile {PROFILE} --results results"
+
+
+rule bilinear_game:
+    """Paper Prop. 1 / Fig. 2 (SPEC §6 C6): WGAN, its regularised variants and Stein Bridging on the bilinear game;
+    a deterministic simulation, no training. Every `bilinear_game:` key becomes a flag."""
+    output:
+        png=OUT + "/figures/bilinear_game.png",
+        pdf=OUT + "/figures/bilinear_game.pdf",
+        csv=OUT + "/figures/bilinear_game.csv",
+    params:
+        flags=" ".join(f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
+                       for k, v in config["bilinear_game"].items()),
+    shell: "{PY} -m evaluation.bilinear_game --out-dir {OUT}/figures {params.flags}"
