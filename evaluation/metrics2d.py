@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 CLIP = (1e-7, 1e7)  # SPEC §4.2: densities clipped to this range before KLD/JSD
 
@@ -50,14 +49,31 @@ def mmd(x, y, bandwidth: float = 1.0, unbiased: bool = True) -> float:
     return float(kmean(x, x, unbiased) + kmean(y, y, unbiased) - 2 * kmean(x, y, False))
 
 
-def fd(x: np.ndarray, y: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to x and y (the 2-D analogue of FID), in float64:
-    ‖μx − μy‖² + tr(Σx + Σy − 2 (Σx Σy)^{1/2}), with pytorch-fid's stable matrix square root."""
-    from pytorch_fid.fid_score import calculate_frechet_distance
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     eps: float = 1e-6) -> float:
+    """Fréchet distance between N(μ1, Σ1) and N(μ2, Σ2): ‖μ1 − μ2‖² + tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^{1/2}), in float64.
 
+    The same computation as pytorch-fid's `calculate_frechet_distance` (Heusel et al. 2017), including its
+    stabilisation (an εI offset when the product is near-singular; the imaginary round-off of sqrtm dropped), and
+    tested against it; written here because importing pytorch-fid pulls in torchvision, which costs seconds in
+    every 2-D evaluation job."""
+    from scipy import linalg
+
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
+        offset = eps * np.eye(len(sigma1))
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    covmean = covmean.real
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def fd(x: np.ndarray, y: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to the samples x and y (the 2-D analogue of FID)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    return float(calculate_frechet_distance(x.mean(0), np.atleast_2d(np.cov(x, rowvar=False)),
-                                            y.mean(0), np.atleast_2d(np.cov(y, rowvar=False))))
+    return frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
 
 
 def _grid_densities(true_density: np.ndarray, model_energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +107,8 @@ def auc_negatives(means: np.ndarray, tau: float, per_mean: int, rng: np.random.G
 
 def auc(score_pos: np.ndarray, score_neg: np.ndarray) -> float:
     """ROC AUC of a score that should rank positives above negatives (scikit-learn's roc_auc_score)."""
+    from sklearn.metrics import roc_auc_score  # imported here: it costs seconds, and training never needs it
+
     labels = np.r_[np.ones(len(score_pos)), np.zeros(len(score_neg))]
     return float(roc_auc_score(labels, np.r_[score_pos, score_neg]))
 

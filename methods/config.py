@@ -14,9 +14,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config" / "config.yaml"
 SCHEMA = ROOT / "config" / "schema.yaml"
-PROFILES = ROOT / "config" / "profiles"
 SHARED_SECTIONS = ("training", "networks", "optim", "stein", "entropy")  # merged, in this order, under each method's entry
 
 
@@ -24,8 +22,8 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key, the bad value and the valid choices."""
 
 
-def profiles() -> list[str]:
-    return sorted(p.stem for p in PROFILES.glob("*.yaml"))
+def profiles(root: Path = ROOT) -> list[str]:
+    return sorted(p.stem for p in (root / "config" / "profiles").glob("*.yaml"))
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -36,18 +34,19 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def profile_file(name: str) -> Path:
-    if name not in profiles():
-        raise ConfigError(f"unknown profile {name!r}; valid profiles: {', '.join(profiles())} "
+def profile_file(name: str, root: Path = ROOT) -> Path:
+    if name not in profiles(root):
+        raise ConfigError(f"unknown profile {name!r}; valid profiles: {', '.join(profiles(root))} "
                           f"(files in config/profiles/)")
-    return PROFILES / f"{name}.yaml"
+    return root / "config" / "profiles" / f"{name}.yaml"
 
 
-def load(profile: str | None = None, overrides: dict | None = None) -> dict:
-    """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last)."""
-    cfg = yaml.safe_load(CONFIG.read_text())
+def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT) -> dict:
+    """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last); `root` is the
+    repository whose config/ is read."""
+    cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     name = (overrides or {}).get("profile") or profile or cfg["profile"]
-    cfg = merge(cfg, yaml.safe_load(profile_file(name).read_text()) or {})
+    cfg = merge(cfg, yaml.safe_load(profile_file(name, root).read_text()) or {})
     cfg = merge(cfg, overrides or {})
     cfg["profile"] = name
     check(cfg)
