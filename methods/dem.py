@@ -1,10 +1,10 @@
-"""Deep energy model trained alone by kernel Stein discrepancy minimisation (SPEC §2.3, `dem`): the λ1 term of
-Stein Bridging without the generator,
+"""Deep energy model trained alone by Stein discrepancy minimisation (SPEC §2.3, `dem`): the λ1 term of Stein
+Bridging without the generator,
 
-    min_E  KSD(P_data, p_E),   p_E(x) ∝ exp(−E(x)),   score s = −∇_x E,
+    min_E  S(P_data, p_E),   p_E(x) ∝ exp(−E(x)),   score s = −∇_x E  (or ∇p with `score: density_gradient`),
 
-one Adam step (β1 = 0.9, explicit side) per iteration on a fresh data batch. KSD options (kernel, bandwidth,
-U/V statistic) are shared with Stein Bridging's λ1 term (`methods.core.stein`).
+one Adam step (β1 = 0.9, explicit side) per iteration on a fresh data batch. S is the KSD with the `stein:`
+options (kernel, bandwidth, U/V statistic), exactly Stein Bridging's λ1 term (`methods.core.stein`).
 """
 from __future__ import annotations
 
@@ -13,13 +13,7 @@ import torch
 from methods import register
 from methods.core.base import Method
 from methods.core.nets import Energy
-from methods.core.stein import ksd, score_from_energy
-
-
-def ksd_loss(energy, x: torch.Tensor, hp: dict) -> torch.Tensor:
-    """KSD of the sample x against p_E with the kernel options of `hp` (kernel, bandwidth, statistic, imq_*)."""
-    s = score_from_energy(energy, x)
-    return ksd(x, s, hp["kernel"], hp["bandwidth"], hp["statistic"], hp["imq_c"], hp["imq_beta"])
+from methods.core.stein import stein_discrepancy
 
 
 @register
@@ -33,7 +27,7 @@ class Dem(Method):
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
 
     def train_step(self, data):
-        loss = ksd_loss(self.energy_net, data.batch(), self.hp)
+        loss = stein_discrepancy(self.energy_net, data.batch(), self.hp)
         self.step(self.opt_e, loss)
         return {"ksd_data": loss.detach()}
 

@@ -5,7 +5,7 @@ Nijkamp, Hill, Zhu, Wu 2019, "Learning non-convergent non-persistent short-run M
 p_E(x) ∝ exp(−E(x)), E on the suite's energy trunk with the head `energy_head` (default `linear`, E = Σ_k h_k,
 unconstrained as in Du & Mordatch: with the suite's softplus_experts head, E ≥ 0 saturates at its floor and, on
 Two-Circle, a flat minimal-energy half-plane formed in which the chains wandered with no gradient left to remove
-it; see methods/egan.py, PAPER_HEADS). The maximum-likelihood gradient E_data[∇E] − E_{p_E}[∇E] is estimated with
+it; see methods/core/nets.py, ENERGY_HEADS). The maximum-likelihood gradient E_data[∇E] − E_{p_E}[∇E] is estimated with
 negatives x⁻ from K steps of Langevin dynamics on E,
 
     x ← clamp_box( x − (η/2)·∇_x E(x) + s·ε ),   ε ~ N(0, I),   s = √η (unadjusted Langevin; `langevin_noise: null`)
@@ -35,7 +35,7 @@ import torch
 
 from methods import register
 from methods.core.base import Method
-from methods.egan import energy_network
+from methods.core.nets import Energy
 
 SAMPLE_INITS = ("noise", "buffer")
 
@@ -50,7 +50,7 @@ class EbmLangevin(Method):
         super().__init__(hp, data_shape)
         if hp["sample_init"] not in SAMPLE_INITS:
             raise ValueError(f"unknown sample_init {hp['sample_init']!r}; valid: {', '.join(SAMPLE_INITS)}")
-        self.energy_net = energy_network(hp, data_shape[0])
+        self.energy_net = Energy(hp, data_shape[0])
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
         self.register_buffer("data_low", torch.full(data_shape, float("inf")))   # running min of training batches

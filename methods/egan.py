@@ -10,7 +10,7 @@ term so that, at the optimum, P_G = P_data and the energy keeps the density, E*(
 What is implemented here (config/config.yaml, `methods: egan:`):
 * Energy head `linear`, E(x) = Σ_k h_k(x) on the suite's energy trunk (2 → 128 → 128 → K): the released code's
   energy is the discriminator's unconstrained output (energy_form "identity"). The suite's `softplus_experts`
-  head (E ≥ 0) also runs, but there the energy saturates at its floor E = 0 (see PAPER_HEADS) and, on Two-Circle,
+  head (E ≥ 0) also runs, but there the energy saturates at its floor E = 0 (see nets.ENERGY_HEADS) and, on Two-Circle,
   the generator spreads over that flat region.
 * The energy loss of the authors' released synthetic code (zihangdai/cegan_iclr2017, synthetic/egan_knn.py): the
   linear objective is unbounded, so each generated sample's term is hinged at a margin m,
@@ -33,36 +33,17 @@ Adam: β1 = 0.9, lr_explicit for the energy (explicit side), β1 = 0.5, lr_impli
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from methods import register
 from methods.core.base import Method
 from methods.core.entropy import DAEScore, surrogate
-from methods.core.nets import ENERGY_HEADS, Energy, Generator
+from methods.core.nets import Energy, Generator
 
-# Energy heads of the original papers, beside the suite's (nets.ENERGY_HEADS), for the methods that learn the energy
-# by a contrast E_data[E] − E_neg[E]: there, the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0) saturates
-# at its floor E = 0, where ∂E/∂h vanishes, so a region of minimal energy wider than the data gets no more gradient
-# from the negatives that wander in it (observed on Two-Circle: the generator or sampler then spreads out).
-PAPER_HEADS = {
-    # E = Σ_k h_k: unconstrained (Dai et al.'s released code, energy_form "identity"; Du & Mordatch 2019)
-    "linear": lambda h: h.sum(-1),
-    # E = −Σ_k softplus(h_k): experts lower the energy (Kim & Bengio 2016, §3; with the base term of BasedEnergy)
-    "minus_softplus_experts": lambda h: -F.softplus(h).sum(-1),
-}
-
-
-def energy_network(hp: dict, d: int) -> Energy:
-    """`nets.Energy` (trunk 2 → 128 → 128 → K) with the head `energy_head`: one of the suite's or of PAPER_HEADS."""
-    head = hp["energy_head"]
-    if head not in PAPER_HEADS:
-        if head not in ENERGY_HEADS:
-            raise ValueError(f"unknown energy_head {head!r}; valid: {', '.join([*ENERGY_HEADS, *PAPER_HEADS])}")
-        return Energy(hp, d)
-    net = Energy({**hp, "energy_head": next(iter(ENERGY_HEADS))}, d)  # any suite head builds the trunk ...
-    net.head = PAPER_HEADS[head]  # ... whose head is then replaced
-    return net
+# The contrastive methods use the original papers' energy heads (`linear`, `minus_softplus_experts` in
+# nets.ENERGY_HEADS): with E_data[E] − E_neg[E], the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0)
+# saturates at its floor E = 0, where ∂E/∂h vanishes, so a region of minimal energy wider than the data gets no
+# more gradient from the negatives that wander in it (observed on Two-Circle: the generator then spreads out).
 
 
 class BasedEnergy(nn.Module):
@@ -73,7 +54,7 @@ class BasedEnergy(nn.Module):
 
     def __init__(self, hp: dict, d: int):
         super().__init__()
-        self.net = energy_network(hp, d)
+        self.net = Energy(hp, d)
         self.base_std = hp["base_std"]
         if self.base_std is not None:
             self.b = nn.Parameter(torch.zeros(d))

@@ -10,7 +10,7 @@ import torch
 
 import methods
 from methods import config as suite_config
-from methods.dem import ksd_loss
+from methods.core.stein import ksd, score_from_energy
 from methods.train import Batches
 from methods.wgan_gp import WganGp
 from tests.conftest import tiny_hparams
@@ -88,7 +88,9 @@ def test_energy_step_without_bridge_is_dem_step():
     real, fake = batches().batch(), 3 + torch.randn(16, 2)
     joint.lam2 = 0.0
     logs = joint.energy_step(real, fake)
-    assert torch.equal(logs["stein_data"], ksd_loss(dem.energy_net, real, dem.hp))
+    hp = dem.hp  # the λ1 term computed directly: U-statistic KSD of the data against −∇E
+    direct = ksd(real, score_from_energy(dem.energy_net, real), hp["kernel"], hp["bandwidth"], hp["statistic"])
+    assert torch.allclose(logs["stein_data"], direct, rtol=1e-6)
     dem.train_step(type("Fixed", (), {"batch": lambda self, n=None: real})())
     assert same_params(joint.energy_net, dem.energy_net)
     bridged = build("joint_w")

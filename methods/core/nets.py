@@ -56,6 +56,10 @@ ENERGY_HEADS = {
     "softplus_experts": lambda h: F.softplus(-h).sum(-1),
     # released 2-D code: E(x) = Σ_k sigmoid(h_k(x)); bounded, so the density varies by at most a factor e^K
     "sigmoid_experts": lambda h: torch.sigmoid(h).sum(-1),
+    # E = Σ_k h_k: unconstrained (Dai et al.'s released EGAN code, energy form "identity"; Du & Mordatch 2019)
+    "linear": lambda h: h.sum(-1),
+    # E = −Σ_k softplus(h_k): experts lower the energy (Kim & Bengio 2016, §3; with a Gaussian base term)
+    "minus_softplus_experts": lambda h: -F.softplus(h).sum(-1),
 }
 
 
