@@ -53,13 +53,15 @@ rule data:
 
 
 rule train:
-    """One run. checkpoint.pt is deliberately not an output: Snakemake deletes outputs before a job runs, and the
-    checkpoint must survive a killed job so that the rerun resumes from it."""
+    """One run: training, then its evaluation in the same process (metrics.json; the model is in memory, and a
+    separate job would spend seconds importing torch). checkpoint.pt is deliberately not an output: Snakemake
+    deletes outputs before a job runs, and the checkpoint must survive a killed job so that the rerun resumes."""
     input: data=rules.data.output[0]
     output:
         status=RUN + "/train.json",
         samples=RUN + "/samples.npy",
         curve=RUN + "/curve.csv",
+        metrics=RUN + "/metrics.json",
     log: RUN + "/log.txt"
     benchmark: RUN + "/benchmark.tsv"
     threads: config["training"]["threads"]
@@ -72,17 +74,6 @@ rule train:
     shell:
         "{PY} -m methods.train --data {input.data} --method {wildcards.method} --run-dir {params.run_dir} "
         "--hparams {params.hp} --threads {threads} >> {log} 2>&1"
-
-
-rule evaluate:
-    input:
-        status=rules.train.output.status,
-        data=rules.data.output[0],
-    output: RUN + "/metrics.json"
-    log: RUN + "/evaluate.log"
-    params: run_dir=RUN
-    shell:
-        "{PY} -m evaluation.evaluate --run-dir {params.run_dir} --data {input.data} --out {output} 2> {log}"
 
 
 rule aggregate:

@@ -1,15 +1,19 @@
-"""Evaluate one finished run (SPEC §4.1-§4.2, §5):
+"""Evaluate one finished run (SPEC §4.1-§4.2, §5) into its metrics.json: one record with the run's identity,
+status, every metric as {value, params} (the parameters that define it: sample sizes, thresholds, bandwidth,
+feature space) and provenance.
+
+The training job evaluates its run in the same process as soon as training ends (`evaluate_run`: the model is in
+memory, and a second process would spend seconds importing torch). To re-evaluate a stored run, e.g. after a
+change to a metric:
 
     python -m evaluation.evaluate --run-dir results/<profile>/runs/<dataset>/<setting>/<method>/seed<k> --data D.npz
-
-Writes <run-dir>/metrics.json: one record with the run's identity, status, every metric as {value, params} (the
-parameters that define it: sample sizes, thresholds, bandwidth, feature space) and provenance.
 """
 from __future__ import annotations
 
 import argparse
 import platform
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,6 @@ from datasets.settings import derive_seed
 from evaluation import metrics2d as m
 from methods.config import ROOT
 from methods.io import read_json, write_json
-from methods.train import CHECKPOINT, SAMPLES, STATUS, load_method, load_training_set
 
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
 AUC_NEGATIVES_PER_MEAN = 10  # SPEC §4.2
@@ -33,10 +36,8 @@ def provenance(config_hash: str | None) -> dict:
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    import sklearn
-
     return {"git_commit": commit, "config_hash": config_hash, "python": platform.python_version(),
-            "torch": torch.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__,
+            "torch": torch.__version__, "numpy": np.__version__, "sklearn": version("scikit-learn"),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({platform.machine()})"}
 
 
@@ -51,14 +52,15 @@ def energies(method, x: np.ndarray) -> np.ndarray:
 def generator_metrics(samples: np.ndarray, clean: np.ndarray, ds) -> dict:
     n = len(samples)
     covered = m.modes_covered(samples, ds.means, ds.tau)
+    mmd = m.mmd_estimates(samples, clean, MMD_BANDWIDTH)
     base = {"n_generated": n, "n_reference": len(clean), "reference": "clean training set"}
     return {
         "hsr": {"value": m.hsr(samples, ds.means, ds.tau), "params": {"tau": ds.tau, "n_generated": n}},
         "modes_covered": {"value": covered, "params": {"tau": ds.tau, "n_modes": len(ds.means), "n_generated": n}},
         "modes_covered_frac": {"value": covered / len(ds.means), "params": {"tau": ds.tau, "n_generated": n}},
-        "mmd": {"value": m.mmd(samples, clean, MMD_BANDWIDTH, unbiased=True),
+        "mmd": {"value": mmd["unbiased"],
                 "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "unbiased"}},
-        "mmd_biased": {"value": m.mmd(samples, clean, MMD_BANDWIDTH, unbiased=False),
+        "mmd_biased": {"value": mmd["biased"],
                        "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "biased"}},
         "fd": {"value": m.fd(samples, clean), "params": {**base, "feature_space": "raw 2-D coordinates"}},
     }
@@ -84,9 +86,9 @@ def energy_metrics(method, clean: np.ndarray, ds, seed: int) -> dict:
     }
 
 
-def evaluate(run_dir, data_path) -> dict:
-    run_dir = Path(run_dir)
-    status = read_json(run_dir / STATUS)
+def evaluate_run(status: dict, method, samples: np.ndarray, clean: np.ndarray) -> dict:
+    """The metrics.json record of a run from its status record (train.json), its trained method, its generated
+    samples and the clean training set."""
     ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
     record = {**ident, "status": status["status"], "failure": status.get("failure"), "metrics": {},
               "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
@@ -94,13 +96,21 @@ def evaluate(run_dir, data_path) -> dict:
     if status["status"] != "ok":
         return record
     ds = datasets.get(ident["dataset"])
-    clean = load_training_set(data_path)["clean"]
-    method, _ = load_method(run_dir / CHECKPOINT)
+    method.eval()
     if method.has_generator:
-        record["metrics"].update(generator_metrics(np.load(run_dir / SAMPLES), clean, ds))
+        record["metrics"].update(generator_metrics(samples, clean, ds))
     if method.has_energy:
         record["metrics"].update(energy_metrics(method, clean, ds, ident["seed"]))
     return record
+
+
+def evaluate(run_dir, data_path) -> dict:
+    """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy) and training set."""
+    
+    run_dir = Path(run_dir)
+    status = read_json(run_dir / STATUS)
+    method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
+    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path)["clean"])
 
 
 def main(argv=None) -> None:

@@ -33,20 +33,23 @@ def modes_covered(samples: np.ndarray, means: np.ndarray, tau: float) -> int:
     return int(len(np.unique(idx[dist <= tau])))
 
 
-def mmd(x, y, bandwidth: float = 1.0, unbiased: bool = True) -> float:
-    """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)), in float64.
-    Unbiased: the within-sample means exclude the diagonal; biased (`unbiased=False`, the released variant):
-    all pairs."""
+def mmd_estimates(x, y, bandwidth: float = 1.0) -> dict[str, float]:
+    """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)), in float64, both estimators from one set of
+    kernel sums: `unbiased` (within-sample means exclude the diagonal) and `biased` (all pairs; the released
+    variant)."""
     x, y = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a, dtype=torch.float64) for a in (x, y))
+    n, m = len(x), len(y)
+    gram = lambda a, b: torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth ** 2)).sum().item()  # noqa: E731
+    kxx, kyy, kxy = gram(x, x), gram(y, y), gram(x, y)
+    # the diagonal k(a, a) = 1 of an RBF kernel: n terms in kxx, m in kyy
+    return {"unbiased": (kxx - n) / (n * (n - 1)) + (kyy - m) / (m * (m - 1)) - 2 * kxy / (n * m),
+            "biased": kxx / n ** 2 + kyy / m ** 2 - 2 * kxy / (n * m)}
 
-    def kmean(a, b, drop_diag):
-        k = torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth ** 2))
-        if drop_diag:
-            n = len(a)
-            return (k.sum() - k.diagonal().sum()) / (n * (n - 1))
-        return k.mean()
 
-    return float(kmean(x, x, unbiased) + kmean(y, y, unbiased) - 2 * kmean(x, y, False))
+def mmd(x, y, bandwidth: float = 1.0, unbiased: bool = True) -> float:
+    """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)). Unbiased: the within-sample means exclude the
+    diagonal; biased (`unbiased=False`, the released variant): all pairs."""
+    return mmd_estimates(x, y, bandwidth)["unbiased" if unbiased else "biased"]
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
