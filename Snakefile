@@ -25,6 +25,7 @@ PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
+TABLES = ["synthetic", "modes", "runtime"]
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
 
 wildcard_constraints:
@@ -38,7 +39,7 @@ localrules: all, aggregate, tables, figures, bilinear_game
 
 rule all:
     input:
-        expand(OUT + "/tables/{table}.md", table=["synthetic", "modes"]),
+        expand(OUT + "/tables/{table}.md", table=TABLES),
         OUT + "/figures/samples.png",
         OUT + "/figures/bilinear_game.png",
 
@@ -87,7 +88,7 @@ rule aggregate:
 
 rule tables:
     input: rules.aggregate.output
-    output: expand(OUT + "/tables/{table}.{ext}", table=["synthetic", "modes"], ext=["md", "tex", "csv"])
+    output: expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"])
     shell: "{PY} -m evaluation.tables --profile {PROFILE} --results results"
 
 

@@ -5,7 +5,9 @@ number of seeds, and how many diverged.
 
 * `synthetic`: the paper's synthetic table: methods × {Two-Circle, Two-Spiral} × {MMD, HSR, KLD, JSD, AUC},
   extended with modes covered and FD (clean setting);
-* `modes`: ring8 / grid25 modes covered and HSR.
+* `modes`: ring8 / grid25 modes covered and HSR;
+* `runtime`: seconds per 1000 training iterations of each method (the training loop only, from train.json; one
+  torch thread unless the profile says otherwise), mean ± std over every run of the method, per dataset.
 """
 from __future__ import annotations
 
@@ -51,6 +53,15 @@ def summary(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], name
     return table
 
 
+def runtime_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    per_run = metrics.drop_duplicates(["dataset", "setting", "method", "seed"])
+    table = per_run.pivot_table(index="method", columns="dataset", values="seconds_per_1000_iterations",
+                                aggfunc=mean_std).fillna("–")
+    table.columns = [f"{d} s/1000 it" for d in table.columns]
+    table["runs"] = per_run.groupby("method").size()
+    return table
+
+
 def write_table(table: pd.DataFrame, stem: Path, caption: str) -> None:
     write_text(stem.with_suffix(".md"), f"{caption}\n\n{table.to_markdown()}\n")
     write_text(stem.with_suffix(".tex"), table.to_latex(caption=caption, escape=True))
@@ -73,6 +84,9 @@ def main(argv=None) -> None:
         if table.empty:
             table = pd.DataFrame({"note": [f"no runs on {', '.join(datasets)} in this profile"]})
         write_table(table, root / "tables" / name, caption)
+    write_table(runtime_table(metrics), root / "tables" / "runtime",
+                f"Table `runtime` (profile {args.profile}): seconds per 1000 training iterations (training loop "
+                f"only), mean ± std over runs.")
 
 
 if __name__ == "__main__":
