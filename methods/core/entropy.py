@@ -11,8 +11,45 @@ generated samples it estimates ∇ log q_G, and by the reparameterisation x = G(
 
 so `surrogate(score, x)` = E[ s(x)ᵀ x ] with s held fixed has the gradient E[(∂x/∂θ)ᵀ s]: descending
 `+surrogate(∇log q_G, G(z))` ascends the entropy; descending `−surrogate(∇log p_data, G(z))` ascends log p_data.
+
+How the DAE is parametrised and trained (`entropy:` in config/config.yaml; checks in tests/test_entropy.py).
+Measured on Two-Circle, fitted online on 100 fresh points per call: mean cosine to the exact smoothed score at data
+points 0.94 after 250 calls and 0.96 after 2000, against 0.05 for a plain softplus MLP r(x) (0.69 with tanh at
+lr 3e-3); 1.9 ms per `fit` + `score` on one CPU thread (1.3 ms for the plain MLP).
+
+* The network outputs the score: r(x) = x + σ² s(x). The reconstruction loss then reads
+  E‖r(x̃) − x‖² = σ² E‖σ s(x̃) + ε‖², x̃ = x + σε: denoising score matching (Vincent 2011, "A connection between
+  score matching and denoising autoencoders", Neural Computation 23(7)), whose minimiser is the score of the
+  smoothed density, s* = ∇ log (p ∗ N(0, σ²I)). A network r with bounded output gives s ≈ −x/σ² before it has
+  learnt the identity, a pull to the origin of norm ~|x|/σ² (≈ 70 on Two-Circle, where the true score is ≈ 2); here
+  the output layer starts at zero, so s starts at the Gaussian base below.
+* Gaussian base (`dae_gaussian_base`): s(x) = −(x − m)/(v + σ²) + f(x)/σ, the σ-smoothed score of the
+  moment-matched diagonal Gaussian N(m, diag v) plus a learnt correction f. m, v are running means (`dae_momentum`)
+  of the batch moments, kept as buffers. The estimate is exact for a Gaussian and, far from the fitted points,
+  where the correction has seen nothing, still points back to the bulk.
+* Random Fourier features (`dae_fourier_features` = K > 0): f = MLP([sin Ωx, cos Ωx]), Ω ∈ ℝ^{K×d} fixed, with
+  i.i.d. N(0, 1/ℓ²) entries, ℓ = `dae_fourier_scale`·σ (Rahimi & Recht 2007, "Random features for large-scale
+  kernel machines"; Tancik et al. 2020, "Fourier features let networks learn high frequency functions in low
+  dimensional domains"). A plain MLP on x resolves the modes of a mixture (width ~√(v_k + σ²), spread over a box
+  tens of times wider) only once its first-layer weights and biases have grown ~10-fold, thousands of Adam steps
+  at lr 1e-3 (with softplus, standardising x, lr up to 1e-2 or 2 steps per call all stayed below a cosine of 0.3
+  after 2000 calls; tanh, lr 3e-3 and 3 steps per call reached 0.8 at 3× the cost, and saturates away from the
+  data); the features resolve length ℓ at once, anywhere. Their boundedness is wanted: far from the fitted points
+  s is the Gaussian base plus a bounded term. Feeding the MLP standardised x as well made it extrapolate the inward
+  pull (closer to the true far-field score), and the entropy regulariser, which moves samples along −s, then
+  pushed the generator's outliers outwards ever harder (Two-Circle, 3 seeds: gan_er's Fréchet distance 0.7-1.2
+  → 49-52). Meant for low-dimensional data; K = 0 gives the plain MLP.
+* `dae_steps` Adam steps per `fit` call, each on fresh noise; `dae_warmup` extra steps on the first call, so the
+  estimate is usable from the first training iteration (the call count is a buffer: a resumed run does not repeat
+  the warm-up).
+* `dae_clip` bounds the estimate, ‖σ s(x)‖ ≤ dae_clip·√d. The regression target of σ s is −ε, whose norm exceeds
+  dae_clip·√d with negligible probability (e^{−25} for d = 2, dae_clip = 5), so the bound leaves fitted estimates
+  alone and only stops an extrapolation far from the fitted points (e.g. the Gaussian base of a collapsed
+  generator, ≈ −x/σ²) from blowing up; null = no bound.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -20,30 +57,81 @@ from torch import nn
 from methods.core.nets import mlp
 
 
+class FourierFeatures(nn.Module):
+    """φ(x) = [sin(Ωx), cos(Ωx)] with Ω_kj ~ N(0, 1/ℓ²) drawn once and kept as a buffer (Rahimi & Recht 2007):
+    φ(x)ᵀφ(y)/K ≈ exp(−‖x − y‖²/(2ℓ²)), a stationary kernel of length-scale ℓ."""
+
+    def __init__(self, d: int, k: int, length_scale: float):
+        super().__init__()
+        self.register_buffer("omega", torch.randn(k, d) / length_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x @ self.omega.T
+        return torch.cat([torch.sin(h), torch.cos(h)], dim=-1)
+
+
 class DAEScore(nn.Module):
-    """s(x) ≈ ∇_x log p(x) = (r(x) − x)/σ² from a DAE r fitted online, `dae_steps` Adam steps per `fit` call."""
+    """s(x) ≈ ∇_x log (p ∗ N(0, σ²I))(x) = (r(x) − x)/σ², with r(x) = x + σ² s(x) a DAE fitted online by denoising
+    score matching, `dae_steps` Adam steps per `fit` call (parametrisation: module docstring)."""
 
     def __init__(self, hp: dict, d: int):
         super().__init__()
         self.sigma = hp["dae_sigma"]
-        self.steps = hp["dae_steps"]
-        self.net = mlp(d, hp["hidden"], d, hp["layers"], hp["dae_activation"])
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=hp["dae_lr"], betas=(0.9, hp["beta2"]))
+        self.steps, self.warmup = hp["dae_steps"], hp["dae_warmup"]
+        self.momentum, self.clip = hp["dae_momentum"], hp["dae_clip"]
+        self.gaussian_base = hp["dae_gaussian_base"]
+        k = hp["dae_fourier_features"]
+        self.features = FourierFeatures(d, k, hp["dae_fourier_scale"] * self.sigma) if k > 0 else nn.Identity()
+        self.net = mlp(2 * k if k > 0 else d, hp["hidden"], d, hp["layers"], hp["dae_activation"])
+        nn.init.zeros_(self.net[-1].weight)  # f = 0 at the start: s = the Gaussian base (or 0), never −x/σ²
+        nn.init.zeros_(self.net[-1].bias)
+        self.register_buffer("mean", torch.zeros(d))  # running moments of the fitted batches (Gaussian base)
+        self.register_buffer("var", torch.ones(d))
+        self.register_buffer("fits", torch.zeros((), dtype=torch.long))  # `fit` calls so far
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=hp["dae_lr"], betas=(0.9, hp["beta2"]),
+                                    fused=True)  # one kernel per step, not a dozen: ~10% of the DAE's CPU time
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        s = self.net(self.features(flat)) / self.sigma
+        if self.gaussian_base:
+            s = s - (flat - self.mean) / (self.var + self.sigma ** 2)
+        return s.view_as(x)
+
+    @torch.no_grad()
+    def _update_moments(self, x: torch.Tensor) -> None:
+        flat = x.flatten(1)
+        mean, var = flat.mean(0), flat.var(0) if len(flat) > 1 else torch.zeros_like(self.var)
+        if self.fits == 0:
+            self.mean.copy_(mean)
+            self.var.copy_(var)
+        else:
+            self.mean.lerp_(mean, self.momentum)
+            self.var.lerp_(var, self.momentum)
 
     def fit(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoising steps on the batch x (detached); returns the last reconstruction loss."""
+        """Denoising steps on the batch x (detached): minimise E‖σ s(x + σε) + ε‖² (= E‖r(x̃) − x‖²/σ²);
+        returns the last reconstruction loss E‖r(x̃) − x‖²."""
         x = x.detach()
-        for _ in range(self.steps):
-            noisy = x + self.sigma * torch.randn_like(x)
-            loss = (self.net(noisy) - x).pow(2).flatten(1).sum(1).mean()
+        self._update_moments(x)
+        steps = self.steps + (self.warmup if self.fits == 0 else 0)
+        self.fits += 1
+        for _ in range(steps):
+            eps = torch.randn_like(x)
+            loss = (self.sigma * self._score(x + self.sigma * eps) + eps).pow(2).flatten(1).sum(1).mean()
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-        return loss.detach()
+        return self.sigma ** 2 * loss.detach()
 
     @torch.no_grad()
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.net(x) - x) / self.sigma ** 2
+        s = self._score(x)
+        if self.clip is None:
+            return s
+        bound = self.clip * math.sqrt(s[0].numel()) / self.sigma
+        norm = s.flatten(1).norm(dim=1).clamp_min(torch.finfo(s.dtype).tiny)
+        return s * (bound / norm).clamp(max=1.0).view(-1, *([1] * (s.dim() - 1)))
 
 
 def surrogate(score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
