@@ -106,7 +106,8 @@ def evaluate_run(status: dict, method, samples: np.ndarray, clean: np.ndarray) -
 
 def evaluate(run_dir, data_path) -> dict:
     """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy) and training set."""
-    
+    from methods.train import CHECKPOINT, SAMPLES, STATUS, load_method, load_training_set  # train imports us
+
     run_dir = Path(run_dir)
     status = read_json(run_dir / STATUS)
     method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
