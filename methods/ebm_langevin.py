@@ -36,6 +36,7 @@ import torch
 from methods import register
 from methods.core.base import Method
 from methods.core.nets import Energy
+from methods.core.stein import model_score
 
 SAMPLE_INITS = ("noise", "buffer")
 
@@ -74,12 +75,10 @@ class EbmLangevin(Method):
         eta = self.hp["langevin_step"]
         noise = eta ** 0.5 if self.hp["langevin_noise"] is None else self.hp["langevin_noise"]
         low, high = self.box()
-        with torch.enable_grad():  # sample() is called under no_grad by the runner
-            for _ in range(steps):
-                x = x.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(self.energy_net(x).sum(), x)
-                x = x - eta / 2 * grad + noise * torch.randn_like(x)
-                x = torch.maximum(torch.minimum(x, high), low)
+        for _ in range(steps):  # model_score enables grad itself: sample() runs under no_grad
+            score = model_score(self.energy_net, x.detach(), create_graph=False)  # −∇E
+            x = x.detach() + eta / 2 * score + noise * torch.randn_like(x)
+            x = torch.maximum(torch.minimum(x, high), low)
         return x.detach()
 
     # --- training -----------------------------------------------------------------------------------------------

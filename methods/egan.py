@@ -39,6 +39,7 @@ from methods import register
 from methods.core.base import Method
 from methods.core.entropy import DAEScore, surrogate
 from methods.core.nets import Energy, Generator
+from methods.core.stein import score_from_energy
 
 # The contrastive methods use the original papers' energy heads (`linear`, `minus_softplus_experts` in
 # nets.ENERGY_HEADS): with E_data[E] − E_neg[E], the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0)
@@ -96,8 +97,8 @@ class Egan(Method):
         if self.hp["energy_l2"] > 0:
             loss = loss + self.hp["energy_l2"] * (e_real.pow(2).mean() + e_fake.pow(2).mean())
         if self.hp["grad_penalty"] > 0:
-            (grad,) = torch.autograd.grad(e_real.sum(), real, create_graph=True)
-            loss = loss + self.hp["grad_penalty"] * grad.flatten(1).pow(2).sum(1).mean()
+            score = score_from_energy(self.energy_net, real)  # −∇E(x⁺), differentiable
+            loss = loss + self.hp["grad_penalty"] * score.flatten(1).pow(2).sum(1).mean()
         return loss
 
     def train_step(self, data):
