@@ -67,6 +67,15 @@ class BasedEnergy(nn.Module):
         flat = x.flatten(1)
         return e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
 
+    def energy_and_score(self, x: torch.Tensor, frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E(x), −∇_x E(x)) in closed form: the network's (nets.Energy) plus the base term's −(x/σ² − b)."""
+        e, s = self.net.energy_and_score(x, frozen)
+        if self.base_std is None:
+            return e, s
+        flat = x.flatten(1)
+        e = e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
+        return e, s - (x / self.base_std ** 2 - self.b.view(x.shape[1:]))
+
 
 @register
 class Egan(Method):

@@ -11,8 +11,8 @@ Per iteration t:
   3. one energy step descending λ1·S(x, p_E) + λ2·S(G(z), p_E), with G(z) held fixed;
   4. one generator step descending L_G(G(z)) + λ2·S(G(z), p_E): the bridge reaches G through the positions G(z),
      because S is differentiable in them (the score s = −∇E at G(z) is differentiated once more).
-Steps 1 and 2-3 commute exactly (the critic D sees only G; E and f never see D), so the code runs 2-3 first and
-then WganGp's own loop, whose `generator_extra` hook adds the bridge term of step 4.
+WganGp's loop runs the steps in this order: its `before_generator_step` hook runs steps 2-3 on batches drawn with
+the critic's (G does not change before step 4), and its `generator_extra` hook adds the bridge term of step 4.
 
 S is the kernel Stein discrepancy on 2-D data (`discrepancy: ksd`; the `stein:` section's kernel, bandwidth,
 U/V statistic and `score`), the neural one on images. λ1 = `data_weight`; λ2 follows
@@ -33,7 +33,7 @@ import torch
 
 from methods import register
 from methods.core.nets import Energy
-from methods.core.stein import SteinCritic, model_score, stein_discrepancy
+from methods.core.stein import SteinCritic, discrepancies, model_score, stein_discrepancy
 from methods.wgan_gp import WganGp
 
 DISCREPANCIES = ("ksd", "neural")
@@ -54,11 +54,7 @@ class JointW(WganGp):
                 raise ValueError(f"{self.name}: unknown {key} {hp[key]!r}; valid: {', '.join(valid)}")
         self.energy_net = Energy(hp, data_shape[0])
         self.stein_critic = SteinCritic(hp, data_shape) if hp["discrepancy"] == "neural" else None
-        implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"])
         explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
-        # these replace WganGp's Adam optimisers (same names), so `optimizer_implicit` can choose
-        self.opt_g = self.optimizer("generator", self.generator, *implicit)
-        self.opt_d = self.optimizer("critic", self.critic, *implicit)
         self.opt_e = self.optimizer("energy", self.energy_net, *explicit)
         if self.stein_critic is not None:
             self.opt_f = self.optimizer("stein_critic", self.stein_critic, *explicit)
@@ -77,9 +73,16 @@ class JointW(WganGp):
         ramp = hp["bridge_warmup"] * hp["iterations"]
         return hp["bridge_weight"] * (min(1.0, (t - hp["bridge_start"]) / ramp) if ramp > 0 else 1.0)
 
-    def stein(self, x: torch.Tensor) -> torch.Tensor:
-        """S(x, p_E): differentiable in E and, for x = G(z) with its graph, in G."""
-        return stein_discrepancy(self.energy_net, x, self.hp, self.stein_critic)
+    @property
+    def extra_batches(self) -> int:
+        """Batches drawn with the critic's (WganGp.train_step) for steps 2-3: n_c Stein-critic steps (neural S)
+        and the energy step; the released order runs its Stein steps after the generator step, on fresh draws."""
+        neural = self.hp["critic_steps_stein"] if self.stein_critic is not None else 0
+        return neural + (1 if self.hp["stein_updates"] == "joint" else 0)
+
+    def stein(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """S(x, p_E): differentiable in E (unless `frozen`) and, for x = G(z) with its graph, in G."""
+        return stein_discrepancy(self.energy_net, x, self.hp, self.stein_critic, frozen)
 
     def fake(self) -> torch.Tensor:
         with torch.no_grad():
@@ -95,19 +98,30 @@ class JointW(WganGp):
         return loss.detach()
 
     def energy_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict:
-        """One step of E on λ1·S(real, p_E) + λ2·S(fake, p_E); with λ2 = 0 this is exactly dem's step."""
-        s_data, s_gen = self.stein(real), self.stein(fake)
-        loss = self.hp["data_weight"] * s_data
-        if self.lam2 > 0:
-            loss = loss + self.lam2 * s_gen
+        """One step of E on λ1·S(real, p_E) + λ2·S(fake, p_E); with λ2 = 0 this is exactly dem's step. One pass
+        of E over [real; fake] gives both halves' scores, one call both discrepancies."""
+        x = torch.cat([real, fake])
+        s_data, s_gen = discrepancies(x, model_score(self.energy_net, x, self.hp["score"]), 2, self.hp,
+                                      self.stein_critic)
+        loss = self.hp["data_weight"] * s_data + (self.lam2 * s_gen if self.lam2 > 0 else 0.0)
         self.step(self.opt_e, loss)
         return {"stein_data": s_data.detach(), "stein_gen": s_gen.detach()}
 
+    def before_generator_step(self, reals: tuple, fakes: tuple) -> dict:
+        """Steps 2-3 of the iteration on the extra batches (see `extra_batches`)."""
+        logs = {}
+        n_c = len(reals) - (1 if self.hp["stein_updates"] == "joint" else 0)
+        for real, fake in zip(reals[:n_c], fakes[:n_c]):
+            logs["stein_critic"] = self.stein_critic_step(real, fake)
+        if self.hp["stein_updates"] == "joint":
+            logs |= self.energy_step(reals[-1], fakes[-1])
+        return logs
+
     def generator_extra(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | float, dict]:
-        """The Stein bridge's term in the generator loss, λ2·S(G(z), p_E) (none while λ2 = 0)."""
+        """The Stein bridge's term in the generator loss, λ2·S(G(z), p_E) (none while λ2 = 0); E is fixed here."""
         if self.lam2 == 0 or self.hp["stein_updates"] == "separate":
             return 0.0, {}
-        return self.lam2 * self.stein(fake), {}
+        return self.lam2 * self.stein(fake, frozen=True), {}
 
     def separate_stein_steps(self, data) -> dict:
         """`stein_updates: separate` (released code): after the GAN steps, E on λ1·S(data), G on λ2·S(G(z)),
@@ -115,7 +129,7 @@ class JointW(WganGp):
         s_data = self.stein(data.batch())
         self.step(self.opt_e, self.hp["data_weight"] * s_data)
         if self.lam2 > 0:
-            self.step(self.opt_g_stein, self.lam2 * self.stein(self.generator(self.hp["batch_size"])))
+            self.step(self.opt_g_stein, self.lam2 * self.stein(self.generator(self.hp["batch_size"]), frozen=True))
         s_gen = self.stein(self.fake())
         if self.lam2 > 0:
             self.step(self.opt_e_bridge, self.lam2 * s_gen)
@@ -124,15 +138,8 @@ class JointW(WganGp):
     def train_step(self, data):
         self.lam2 = self.bridge_schedule(int(self.iteration))
         self.iteration += 1
-        logs = {}
-        if self.stein_critic is not None:
-            for _ in range(self.hp["critic_steps_stein"]):
-                logs["stein_critic"] = self.stein_critic_step(data.batch(), self.fake())
-        if self.hp["stein_updates"] == "joint":
-            logs |= self.energy_step(data.batch(), self.fake())
-            logs |= super().train_step(data)
-        else:
-            logs |= super().train_step(data)
+        logs = super().train_step(data)  # critic steps, before_generator_step (2-3), generator step (4)
+        if self.hp["stein_updates"] == "separate":
             logs |= self.separate_stein_steps(data)
         return {**logs, "bridge_weight": torch.tensor(self.lam2)}
 

@@ -5,7 +5,7 @@ Per iteration, `critic_steps` critic updates descending
     L_D = E[D(G(z))] − E[D(x)] + gp_weight · E[(‖∇D(x̂)‖ − 1)²],   x̂ = εx + (1−ε)G(z), ε ~ U[0, 1]
 
 (`penalty: hinge` replaces the two-sided penalty by the released code's one-sided relu(‖∇D(x̂)‖ − 1)²),
-each on a fresh data batch, then one generator update descending L_G = −E[D(G(z))] (+ the `generator_extra` term
+each on a fresh data batch and fresh generated samples, then one generator update descending L_G = −E[D(G(z))] (+ the `generator_extra` term
 of a regularised variant). Adam, β1 = 0.5 (implicit side). `adversarial = "gan"` turns it into the GAN (`methods.gan`).
 """
 from __future__ import annotations
@@ -28,25 +28,43 @@ class WganGp(Method):
         super().__init__(hp, data_shape)
         d = data_shape[0]
         self.generator, self.critic = Generator(hp, d), Critic(hp, d)
-        self.opt_g = self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"])
-        self.opt_d = self.adam("critic", self.critic, hp["lr_implicit"], hp["beta1_implicit"])
+        # Adam unless the method's config chooses (`optimizer_implicit`: the joint methods' released_code preset)
+        implicit = (hp.get("optimizer_implicit", "adam"), hp["lr_implicit"], hp["beta1_implicit"])
+        self.opt_g = self.optimizer("generator", self.generator, *implicit)
+        self.opt_d = self.optimizer("critic", self.critic, *implicit)
 
-    def critic_step(self, data) -> torch.Tensor:
-        real = data.batch()
-        with torch.no_grad():
-            fake = self.generator(real.shape[0])
-        loss = critic_loss(self.adversarial, self.critic, real, fake, self.hp)
+    extra_batches = 0  # batches drawn with the critic's for `before_generator_step` (joint_w's energy step)
+
+    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+        loss = critic_loss(self.adversarial, self.critic, real, fake, self.hp, eps)
         self.step(self.opt_d, loss)
         return loss.detach()
 
     def train_step(self, data):
-        for _ in range(self.hp["critic_steps"]):
-            loss_d = self.critic_step(data)
-        fake = self.generator(self.hp["batch_size"])
+        b, n_d = self.hp["batch_size"], self.hp["critic_steps"]
+        n = n_d + self.extra_batches
+        # Neither the generator nor the data change before the generator step, so every batch the iteration needs
+        # is drawn at once: one index draw and one generator pass instead of n. Draws are sequential (n batches in
+        # one call equal n calls), and the generator step's noise is drawn before the batches, so a method with
+        # extra batches sees exactly wgan_gp's critic batches and generator noise for the same seed.
+        eps = torch.rand(n_d, b, 1)
+        z = self.generator.noise(b)
+        reals = data.batch(n * b).split(b)
+        with torch.no_grad():
+            fakes = self.generator(n * b).split(b)
+        for k in range(n_d):
+            loss_d = self.critic_step(reals[k], fakes[k], eps[k])
+        logs = self.before_generator_step(reals[n_d:], fakes[n_d:])
+        fake = self.generator(b, z)
         loss_g = generator_loss(self.adversarial, self.critic, fake)
-        extra, logs = self.generator_extra(fake, data)
+        extra, extra_logs = self.generator_extra(fake, data)
         self.step(self.opt_g, loss_g + extra)
-        return {"critic": loss_d, "generator": loss_g.detach(), **logs}
+        return {"critic": loss_d, "generator": loss_g.detach(), **logs, **extra_logs}
+
+    def before_generator_step(self, reals: tuple, fakes: tuple) -> dict:
+        """Hook between the critic steps and the generator step, given the `extra_batches` data batches and
+        generated batches (detached) drawn with the critic's; returns named values to log. Nothing here."""
+        return {}
 
     def generator_extra(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | float, dict]:
         """Hook for regularised variants (`*_lr`, `*_er`, `*_va`): a term added to the generator loss at the

@@ -10,7 +10,9 @@ import torch
 
 import methods
 from methods import config as suite_config
-from methods.core.stein import ksd, score_from_energy
+from methods.core.ksd import ksd
+from methods.core.stein import score_from_energy
+from methods.core.optim import Adam
 from methods.train import Batches
 from methods.wgan_gp import WganGp
 from tests.conftest import tiny_hparams
@@ -58,26 +60,25 @@ def test_nobridge_forces_lambda2_to_zero():
     assert m.hp["bridge_weight"] == 0.0 and m.bridge_schedule(1000) == 0.0
 
 
-def adversarial_round(method, wgan_state: dict, lam2: float, seed: int = 3):
-    """WGAN-GP's critic steps and generator step run on `method` from the state `wgan_state`, with λ2 = lam2."""
-    method.generator.load_state_dict(wgan_state["generator"])
-    method.critic.load_state_dict(wgan_state["critic"])
-    method.lam2 = lam2
-    torch.manual_seed(seed)
-    WganGp.train_step(method, batches(seed))
-    return method
-
-
 def test_generator_update_equals_wgan_gp_without_bridge_and_differs_with_it():
+    # Same initial G and D, same seeds: joint_w draws its energy batch after the critic batches and the
+    # generator noise (WganGp.train_step), so without the bridge its G and D follow wgan_gp's exactly.
     wgan = build("wgan_gp")
     state = {"generator": wgan.generator.state_dict(), "critic": wgan.critic.state_dict()}
     state = {k: {n: t.clone() for n, t in v.items()} for k, v in state.items()}
     torch.manual_seed(3)
     wgan.train_step(batches(3))
-    nobridge = build("joint_w_nobridge", seed=7)
-    adversarial_round(nobridge, state, nobridge.bridge_schedule(10**6))
+    trained = {}
+    for name, bridge_weight in (("joint_w_nobridge", 1.0), ("joint_w", 1.0)):
+        m = build(name, seed=7, bridge_warmup=0.0, bridge_weight=bridge_weight)
+        m.generator.load_state_dict(state["generator"])
+        m.critic.load_state_dict(state["critic"])
+        torch.manual_seed(3)
+        m.train_step(batches(3))
+        trained[name] = m
+    nobridge, bridged = trained["joint_w_nobridge"], trained["joint_w"]
+    assert nobridge.lam2 == 0.0 and bridged.lam2 == 1.0
     assert same_params(nobridge.generator, wgan.generator) and same_params(nobridge.critic, wgan.critic)
-    bridged = adversarial_round(build("joint_w", seed=7), state, lam2=1.0)
     assert same_params(bridged.critic, wgan.critic)  # the critic never sees the bridge
     assert not same_params(bridged.generator, wgan.generator)
 
@@ -108,7 +109,7 @@ def test_bridge_pulls_the_generator_towards_the_energy_model():
 
     m, mu = build("joint_w", seed=0), torch.tensor([2.0, -1.0])
     m.energy_net = Gaussian()
-    opt = torch.optim.Adam(m.generator.parameters(), lr=2e-2)
+    opt = Adam(m.generator.parameters(), lr=2e-2)
     m.lam2 = 1.0
     for _ in range(150):
         loss, _ = m.generator_extra(m.generator(32), None)
@@ -129,7 +130,7 @@ def test_released_code_preset():
     assert suite_config.hparams(cfg, "joint_w")["stein_updates"] == "joint"  # the preset leaves the default alone
     hp.update(batch_size=16, hidden=16)
     m = methods.get("joint_w@released_code")(hp, (2,))
-    opts = {k: (type(o).__name__, o.defaults["lr"]) for k, o in m.optimizers.items()}
+    opts = {k: (type(o).__name__, o.lr) for k, o in m.optimizers.items()}
     assert opts == {"generator": ("Adam", 1e-5), "critic": ("Adam", 1e-5), "energy": ("RMSprop", 1e-3),
                     "generator_stein": ("RMSprop", 1e-5), "energy_bridge": ("RMSprop", 1e-3)}
     losses = m.train_step(batches())

@@ -12,8 +12,9 @@ from scipy.spatial.distance import pdist
 from torch.func import grad, jacrev, vmap
 
 from methods.core.nets import Energy
-from methods.core.stein import (SteinCritic, hutchinson_divergence, ksd, median_bandwidth, model_score,
-                                score_from_energy, stein_discrepancy, stein_estimate, stein_kernel_matrix,
+from methods.core.ksd import ksd, ksd_reference, median_bandwidth, stein_kernel_matrix
+from methods.core.stein import (SteinCritic, hutchinson_divergence, model_score,
+                                score_from_energy, stein_discrepancy, stein_estimate,
                                 stein_operator_value)
 
 torch.set_num_threads(1)
@@ -130,9 +131,10 @@ def test_unknown_options_name_the_valid_choices():
 
 
 # --- scores from energies -------------------------------------------------------------------------------------------
-def energy_net(head: str) -> Energy:
+def energy_net(head: str, fused: bool = True) -> Energy:
     torch.manual_seed(4)
-    hp = {"energy_head": head, "hidden": 16, "experts": 4, "layers": 2, "energy_activation": "tanh"}
+    hp = {"energy_head": head, "hidden": 16, "experts": 4, "layers": 2, "energy_activation": "tanh",
+          "fused_gradients": fused}
     return Energy(hp, 2).double()
 
 
@@ -144,9 +146,10 @@ def central_difference(fn, x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return (plus - minus) / (2 * eps)
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("head", ["softplus_experts", "sigmoid_experts"])
-def test_log_density_score_is_minus_the_energy_gradient(head):
-    energy = energy_net(head)
+def test_log_density_score_is_minus_the_energy_gradient(head, fused):
+    energy = energy_net(head, fused)
     x = 2 * torch.randn(20, 2, dtype=F64, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         expected = -central_difference(energy, x)

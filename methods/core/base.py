@@ -16,6 +16,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from methods.core.optim import Adam, RMSprop
+
 OPTIMIZERS = ("adam", "rmsprop")
 
 
@@ -32,7 +34,7 @@ class Method(nn.Module):
         super().__init__()
         self.hp = dict(hp)
         self.data_shape = tuple(data_shape)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.optimizers: dict[str, Adam | RMSprop] = {}
 
     # --- what a method implements -------------------------------------------------------------------------------
     def train_step(self, data: Batches) -> dict[str, torch.Tensor]:
@@ -45,13 +47,14 @@ class Method(nn.Module):
         raise NotImplementedError(f"{self.name} has no explicit energy model")
 
     # --- helpers ------------------------------------------------------------------------------------------------
-    def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> torch.optim.Optimizer:
-        """An Adam optimiser for `module`, kept under `name` so checkpoints save its slots."""
-        opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]))
+    def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> Adam:
+        """An Adam optimiser for `module` (methods/core/optim.py), kept under `name` so checkpoints save its
+        slots."""
+        opt = Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]))
         self.optimizers[name] = opt
         return opt
 
-    def optimizer(self, name: str, module: nn.Module, kind: str, lr: float, beta1: float) -> torch.optim.Optimizer:
+    def optimizer(self, name: str, module: nn.Module, kind: str, lr: float, beta1: float) -> Adam | RMSprop:
         """An optimiser of `kind` for `module`, kept under `name`: "adam" (as `adam`) or "rmsprop" (the released
         2-D code's choice for its Stein losses; smoothing constant hp["rmsprop_alpha"], no momentum; `beta1`
         unused)."""
@@ -59,14 +62,17 @@ class Method(nn.Module):
             return self.adam(name, module, lr, beta1)
         if kind != "rmsprop":
             raise ValueError(f"unknown optimizer {kind!r} for {name}; valid: {', '.join(OPTIMIZERS)}")
-        opt = torch.optim.RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"])
+        opt = RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"])
         self.optimizers[name] = opt
         return opt
 
     @staticmethod
-    def step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    def step(opt: Adam | RMSprop, loss: torch.Tensor) -> None:
+        """One descent step of `opt` on `loss`. The backward pass computes gradients for `opt`'s parameters only:
+        e.g. a generator step's loss also depends on the critic's (and the energy's) weights, whose gradients
+        would be discarded anyway, and autograd then skips their weight-gradient products."""
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(inputs=opt.params)
         opt.step()
 
     def checkpoint_state(self) -> dict:

@@ -14,12 +14,8 @@ PENALTIES = ("two_sided", "hinge")
 GAN_LOSSES = ("gan", "wgan")
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, kind: str = "two_sided") -> torch.Tensor:
-    """E[(‖∇D(x̂)‖ − 1)²] at random interpolates x̂ = εx + (1−ε)G(z), ε ~ U[0, 1] (Gulrajani et al. 2017);
-    `hinge`: only norms above 1 are penalised, relu(‖∇D(x̂)‖ − 1)² (the released code)."""
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)))
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+def penalty_from_grad(grad: torch.Tensor, kind: str = "two_sided") -> torch.Tensor:
+    """E[(‖g‖ − 1)²] over the rows of g (two-sided, Gulrajani et al. 2017), or E[relu(‖g‖ − 1)²] (`hinge`)."""
     excess = grad.flatten(1).norm(dim=1) - 1
     if kind == "hinge":
         excess = excess.clamp_min(0)
@@ -28,21 +24,55 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, kind: str =
     return excess.pow(2).mean()
 
 
-def critic_loss(kind: str, critic, real: torch.Tensor, fake: torch.Tensor, hp: dict) -> torch.Tensor:
-    """The discriminator/critic loss of `kind` ("gan" or "wgan") on a real and a (detached) fake batch."""
+def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """x̂ = εx + (1−ε)G(z), ε ~ U[0, 1] per sample (Gulrajani et al. 2017); `eps` (B, 1, …) may be given."""
+    if eps is None:
+        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)))
+    return torch.lerp(fake, real, eps.view(real.shape[0], *([1] * (real.dim() - 1))))
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, kind: str = "two_sided",
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """E[(‖∇D(x̂)‖ − 1)²] at random interpolates x̂ = εx + (1−ε)G(z), ε ~ U[0, 1] (Gulrajani et al. 2017);
+    `hinge`: only norms above 1 are penalised, relu(‖∇D(x̂)‖ − 1)² (the released code). ∇D by autograd with a
+    recorded graph (double backward): the reference for the closed form in `critic_loss`, and the path for critics
+    without one (e.g. convolutional)."""
+    x_hat = interpolates(real, fake, eps).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return penalty_from_grad(grad, kind)
+
+
+def critic_loss(kind: str, critic, real: torch.Tensor, fake: torch.Tensor, hp: dict,
+                eps: torch.Tensor | None = None) -> torch.Tensor:
+    """The discriminator/critic loss of `kind` ("gan" or "wgan") on a real and a (detached) fake batch; `eps` are
+    the interpolation weights of the gradient penalty (drawn here if not given).
+
+    A critic with `value_and_grad` (an MLP, methods/core/nets.py) is evaluated once on [x̂; x; G(z)] with ∇D(x̂) in
+    closed form (methods/core/fused.py); other critics go through `gradient_penalty`. The two agree to float
+    round-off (tests/test_losses.py)."""
     if kind == "wgan":
-        gp = gradient_penalty(critic, real, fake, hp["penalty"])
+        if hasattr(critic, "value_and_grad"):
+            b = real.shape[0]
+            x_hat = interpolates(real, fake, eps)
+            out, grad = critic.value_and_grad(torch.cat([x_hat, real, fake]), rows=b)
+            _, d_real, d_fake = out.split(b)
+            return d_fake.mean() - d_real.mean() + hp["gp_weight"] * penalty_from_grad(grad, hp["penalty"])
+        gp = gradient_penalty(critic, real, fake, hp["penalty"], eps)
         return critic(fake).mean() - critic(real).mean() + hp["gp_weight"] * gp
     if kind == "gan":
-        d_real, d_fake = critic(real), critic(fake)
-        return F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        b = real.shape[0]
+        # one pass over both batches; BCE(d, 1) = softplus(−d) and BCE(d, 0) = softplus(d)
+        d_real, d_fake = critic(torch.cat([real, fake])).split(b)
+        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
     raise ValueError(f"unknown adversarial loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
 
 
 def generator_loss(kind: str, critic, fake: torch.Tensor) -> torch.Tensor:
-    """The generator's adversarial loss: −E D(G(z)) (wgan) or the non-saturating −E log σ(D(G(z))) (gan)."""
-    d_fake = critic(fake)
+    """The generator's adversarial loss: −E D(G(z)) (wgan) or the non-saturating −E log σ(D(G(z))) (gan). The
+    critic is fixed in a generator step (its value differentiated in G(z) only, `frozen`, where it has the fused
+    path)."""
+    d_fake = critic.value_and_grad(fake, rows=0, frozen=True)[0] if hasattr(critic, "value_and_grad") \
+        else critic(fake)
     if kind == "wgan":
         return -d_fake.mean()
     if kind == "gan":

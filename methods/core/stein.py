@@ -1,13 +1,7 @@
 """Stein discrepancies (SPEC §2.2). Only the score s(x) = ∇_x log p(x) = −∇_x E(x) enters, so the normaliser of
 p ∝ exp(−E) never appears.
 
-Kernel Stein discrepancy (Liu, Lee & Jordan 2016; Chwialkowski, Strathmann & Gretton 2016) of samples x_i from Q
-against a model with score s:
-
-    u(x, x') = s(x)ᵀ k(x, x') s(x') + s(x)ᵀ ∇_{x'} k + (∇_x k)ᵀ s(x') + tr ∇_x ∇_{x'} k
-    KSD_U = Σ_{i≠j} u(x_i, x_j) / (B(B−1))          KSD_V = Σ_{i,j} u(x_i, x_j) / B²
-
-computed in closed form for the kernels below as a few fused O(B²d) tensor operations (no loops over pairs).
+Kernel Stein discrepancy: methods/core/ksd.py (2-D data).
 
 Neural Stein discrepancy (Grathwohl, Wang, Jacobsen, Duvenaud & Zemel 2020, "Learning the Stein discrepancy for
 training and evaluating energy-based models without sampling", ICML; paper §3 of Stein Bridging):
@@ -25,10 +19,9 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
+from methods.core.ksd import ksd, ksd_groups
 from methods.core.nets import mlp
 
-KERNELS = ("rbf", "imq")
-STATISTICS = ("u", "v")
 SCORES = ("log_density", "density_gradient")
 CRITICS = ("vector", "scalar_max")
 
@@ -36,12 +29,12 @@ CRITICS = ("vector", "scalar_max")
 # --- scores ---------------------------------------------------------------------------------------------------------
 def score_from_energy(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
                       create_graph: bool = True) -> torch.Tensor:
-    """s(x) = ∇_x log p(x) = −∇_x E(x), by autograd; `create_graph` keeps it differentiable for training E."""
+    """s(x) = ∇_x log p(x) = −∇_x E(x); `create_graph` keeps it differentiable for training E."""
     return model_score(energy, x, "log_density", create_graph)
 
 
 def model_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, kind: str = "log_density",
-                create_graph: bool = True) -> torch.Tensor:
+                create_graph: bool = True, frozen: bool = False) -> torch.Tensor:
     """The model's score at x (shape of x), from its energy E with p ∝ exp(−E):
 
     * `log_density` (paper): s(x) = ∇_x log p(x) = −∇_x E(x);
@@ -49,75 +42,32 @@ def model_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
       unnormalised p = exp(−E(x)). Not a score: the Stein identity fails for it, and its scale depends on the
       arbitrary offset of E; it is provided so the suite can tell which results depend on this choice.
 
-    A tensor x that already requires grad (e.g. x = G(z)) is differentiated in place, so gradients also reach what
-    produced x; `create_graph` keeps the result differentiable (for training E or G through it)."""
+    An energy with `energy_and_score` (the MLP energies of methods/core/nets.py) gives −∇E in closed form in its
+    forward pass; any other energy is differentiated by autograd (`autograd_score`, also the reference in tests).
+    Gradients reach E's parameters and whatever produced x (e.g. x = G(z)); `frozen` (a generator step) only the
+    latter; `create_graph=False` returns a detached score (sampling, evaluation)."""
     if kind not in SCORES:
         raise ValueError(f"unknown score {kind!r}; valid: {', '.join(SCORES)}")
+    if hasattr(energy, "energy_and_score"):
+        with torch.set_grad_enabled(create_graph):
+            e, s = energy.energy_and_score(x, frozen=frozen)
+    else:
+        e, s = autograd_score(energy, x, create_graph)
+    if kind == "density_gradient":
+        s = torch.exp(-e).reshape(-1, *[1] * (x.dim() - 1)) * s
+    return s if create_graph else s.detach()
+
+
+def autograd_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                   create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E(x), −∇_x E(x)) by autograd. A tensor x that already requires grad (e.g. x = G(z)) is differentiated in
+    place, so gradients also reach what produced x; `create_graph` keeps the score differentiable."""
     if not x.requires_grad:
         x = x.detach().requires_grad_(True)
     with torch.enable_grad():  # usable inside evaluation code's torch.no_grad()
         e = energy(x)
         (grad,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
-    s = -grad
-    if kind == "density_gradient":
-        p = torch.exp(-e if create_graph else -e.detach())
-        s = p.reshape(-1, *[1] * (x.dim() - 1)) * s
-    return s
-
-
-# --- kernel Stein discrepancy ---------------------------------------------------------------------------------------
-def median_bandwidth(x: torch.Tensor) -> torch.Tensor:
-    """Median heuristic: h = median of the pairwise distances ‖x_i − x_j‖, i < j (no gradient). For an even number
-    of pairs it is the mean of the two middle distances (as numpy.median), not torch.median's lower one."""
-    with torch.no_grad():
-        d = torch.pdist(x.flatten(1)).sort().values
-        n = d.numel()
-        return (0.5 * (d[(n - 1) // 2] + d[n // 2])).clamp_min(1e-8)
-
-
-def stein_kernel_matrix(x: torch.Tensor, s: torch.Tensor, kernel: str = "rbf", bandwidth=1.0,
-                        imq_c: float = 1.0, imq_beta: float = -0.5) -> torch.Tensor:
-    """The B×B matrix u(x_i, x_j) for samples x (B, d) with scores s (B, d).
-
-    RBF  k = exp(−r²/(2h²)):   ∇_x k = −k (x−x')/h²,  ∇_{x'} k = k (x−x')/h²,  tr ∇_x∇_{x'} k = k (d/h² − r²/h⁴)
-    IMQ  k = (c + r²)^β:       ∇_x k = 2β (c+r²)^{β−1} (x−x') = −∇_{x'} k,
-                               tr ∇_x∇_{x'} k = −2βd (c+r²)^{β−1} − 4β(β−1) r² (c+r²)^{β−2}
-    with r² = ‖x − x'‖². `bandwidth` is h (a number, or "median" for the median heuristic)."""
-    x, s = x.flatten(1), s.flatten(1)
-    d = x.shape[1]
-    xs = (x * s).sum(1)  # s_i·x_i
-    sx = s @ x.T  # (i, j) -> s_i·x_j
-    # s_iᵀ(x_i − x_j) and (x_i − x_j)ᵀ s_j as B×B matrices
-    s_dx = xs[:, None] - sx
-    dx_s = sx.T - xs[None, :]
-    sq = x.pow(2).sum(1)
-    r2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp_min(0)
-    ss = s @ s.T
-    if kernel == "rbf":
-        h = median_bandwidth(x) if isinstance(bandwidth, str) and bandwidth == "median" else float(bandwidth)
-        h2 = h * h
-        k = torch.exp(-r2 / (2 * h2))
-        return k * (ss + (s_dx - dx_s) / h2 + d / h2 - r2 / (h2 * h2))
-    if kernel == "imq":
-        base = imq_c + r2
-        k = base.pow(imq_beta)
-        g = 2 * imq_beta * base.pow(imq_beta - 1)  # ∇_x k = g (x − x')
-        trace = -d * g - 4 * imq_beta * (imq_beta - 1) * r2 * base.pow(imq_beta - 2)
-        return k * ss - g * s_dx + g * dx_s + trace
-    raise ValueError(f"unknown kernel {kernel!r}; valid: {', '.join(KERNELS)}")
-
-
-def ksd(x: torch.Tensor, s: torch.Tensor, kernel: str = "rbf", bandwidth=1.0, statistic: str = "u",
-        imq_c: float = 1.0, imq_beta: float = -0.5) -> torch.Tensor:
-    """Squared kernel Stein discrepancy between the sample x and the model whose score at x is s.
-    `statistic` "u" (default; unbiased, mean over i ≠ j) or "v" (mean over all pairs, as released)."""
-    u = stein_kernel_matrix(x, s, kernel, bandwidth, imq_c, imq_beta)
-    b = u.shape[0]
-    if statistic == "v":
-        return u.sum() / (b * b)
-    if statistic == "u":
-        return (u.sum() - u.diagonal().sum()) / (b * (b - 1))
-    raise ValueError(f"unknown KSD statistic {statistic!r}; valid: {', '.join(STATISTICS)}")
+    return (e if create_graph else e.detach()), -grad
 
 
 # --- neural Stein discrepancy ---------------------------------------------------------------------------------------
@@ -230,12 +180,29 @@ class SteinCritic(nn.Module):
         return -sum(w * (e.value - self.l2_weight * e.critic_sq) for w, e in terms)
 
 
-def stein_discrepancy(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, hp: dict,
-                      critic: SteinCritic | None = None) -> torch.Tensor:
-    """S(x, p_E) with the options of `hp`: the model score of kind `score`, then KSD (`kernel`, `bandwidth`,
-    `statistic`, `imq_*`) when no critic is given (2-D), else the neural Stein discrepancy seen by `critic`
-    (images). Differentiable in E and in whatever produced x."""
-    s = model_score(energy, x, hp["score"])
+def discrepancy_from_score(x: torch.Tensor, s: torch.Tensor, hp: dict,
+                           critic: SteinCritic | None = None) -> torch.Tensor:
+    """S of the sample x against the model whose score at x is s: KSD with the options of `hp` (`kernel`,
+    `bandwidth`, `statistic`, `imq_*`) when no critic is given (2-D), else the neural Stein discrepancy seen by
+    `critic` (images)."""
     if critic is None:
         return ksd(x, s, hp["kernel"], hp["bandwidth"], hp["statistic"], hp["imq_c"], hp["imq_beta"])
     return critic.discrepancy(x, s)
+
+
+def discrepancies(x: torch.Tensor, s: torch.Tensor, groups: int, hp: dict,
+                  critic: SteinCritic | None = None) -> torch.Tensor:
+    """`discrepancy_from_score` of each of `groups` equal consecutive blocks of the batch (e.g. [data; G(z)]),
+    shape (groups,); the KSD of all blocks is one call."""
+    if critic is None:
+        flat_x, flat_s = x.flatten(1), s.flatten(1)
+        return ksd_groups(flat_x.view(groups, -1, flat_x.shape[1]), flat_s.view(groups, -1, flat_s.shape[1]),
+                          hp["kernel"], hp["bandwidth"], hp["statistic"], hp["imq_c"], hp["imq_beta"])
+    return torch.stack([critic.discrepancy(xg, sg) for xg, sg in zip(x.chunk(groups), s.chunk(groups))])
+
+
+def stein_discrepancy(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, hp: dict,
+                      critic: SteinCritic | None = None, frozen: bool = False) -> torch.Tensor:
+    """S(x, p_E) with the options of `hp`: the model score of kind `score` (`model_score`), then
+    `discrepancy_from_score`. Differentiable in whatever produced x and, unless `frozen`, in E."""
+    return discrepancy_from_score(x, model_score(energy, x, hp["score"], frozen=frozen), hp, critic)

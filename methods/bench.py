@@ -1,0 +1,227 @@
+"""Cost of one training iteration of every registered method, and of a naive Joint-W (SPEC §8, issue "Speed").
+
+    python -m methods.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
+                            [--out results/<profile>/tables/bench]
+
+Every method is built from the `default` profile's hyper-parameters (or --profile) and trained in this one process
+on the same stored-style training set (seed 0, clean setting), with one torch thread. Timing: `warmup` iterations
+first, then `repeats` rounds; in each round every method (and the naive baseline) runs `iterations` iterations, in
+turn, so a slow spell of the machine hits all of them alike; the figure is the median over rounds of the mean time
+per iteration. Peak MB: the method's persistent state (parameters, buffers, optimiser slots) plus the largest
+amount of tensor memory one iteration holds at once, from the profiler's allocation events.
+
+Prints one line per method, `name  ms/iteration  peak MB`, then the naive baseline, then
+
+    joint_w/wgan_gp: <ms of joint_w / ms of wgan_gp>
+    naive/joint_w: <ms of the naive Joint-W / ms of joint_w>
+
+The naive baseline (`NaiveJointW`) is what a straightforward eager PyTorch Joint-W looks like: the same networks
+(nn.Sequential, torch.tanh), batch 100, n_d = 5 critic steps whose gradient penalty differentiates the critic by
+autograd with `create_graph=True` (double backward), the KSD written as plain broadcast tensor code (B × B × d
+differences), scores by autograd, torch.optim.Adam, every backward into every parameter. It implements
+Algorithm 1 as methods/joint_w.py does, so the two differ only in how the same arithmetic is organised.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import datasets
+import methods
+from datasets.settings import training_set
+from methods import config as suite_config
+from methods.train import Batches
+
+
+class NaiveJointW:
+    """A straightforward eager Joint-W iteration (module docstring); hyper-parameters from joint_w's config."""
+
+    name = "naive joint_w"
+
+    def __init__(self, hp: dict, d: int):
+        if hp["energy_head"] != "softplus_experts" or hp["kernel"] != "rbf" or hp["statistic"] != "u":
+            raise ValueError("the naive baseline implements the default joint_w only (softplus experts, RBF KSD, U)")
+        self.hp = hp
+        act = {"tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+
+        def net(d_in, d_out, activation):
+            a = act[activation]
+            return nn.Sequential(nn.Linear(d_in, hp["hidden"]), a(), nn.Linear(hp["hidden"], hp["hidden"]), a(),
+                                 nn.Linear(hp["hidden"], d_out))
+
+        self.generator = net(hp["noise_dim"], d, hp["generator_activation"])
+        self.critic = net(d, 1, hp["critic_activation"])
+        self.energy = net(d, hp["experts"], hp["energy_activation"])
+        adam = torch.optim.Adam
+        self.opt_g = adam(self.generator.parameters(), hp["lr_implicit"], betas=(hp["beta1_implicit"], hp["beta2"]))
+        self.opt_d = adam(self.critic.parameters(), hp["lr_implicit"], betas=(hp["beta1_implicit"], hp["beta2"]))
+        self.opt_e = adam(self.energy.parameters(), hp["lr_explicit"], betas=(hp["beta1_explicit"], hp["beta2"]))
+
+    def energy_fn(self, x):
+        return nn.functional.softplus(-self.energy(x)).sum(-1)
+
+    def score(self, x):
+        x = x if x.requires_grad else x.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(self.energy_fn(x).sum(), x, create_graph=True)
+        return -g
+
+    def ksd(self, x, s):
+        h = self.hp["bandwidth"]
+        diff = x[:, None, :] - x[None, :, :]  # (B, B, d): x_i − x_j
+        r2 = (diff ** 2).sum(-1)
+        k = torch.exp(-r2 / (2 * h * h))
+        grad_x = -diff / h ** 2 * k[..., None]  # ∇_x k(x_i, x_j)
+        grad_y = diff / h ** 2 * k[..., None]  # ∇_{x'} k(x_i, x_j)
+        trace = k * (x.shape[1] / h ** 2 - r2 / h ** 4)
+        u = (s @ s.T) * k + (s[:, None, :] * grad_y).sum(-1) + (grad_x * s[None, :, :]).sum(-1) + trace
+        b = x.shape[0]
+        return (u.sum() - u.diagonal().sum()) / (b * (b - 1))
+
+    def sample(self, n):
+        return self.generator(self.hp["noise_std"] * torch.randn(n, self.hp["noise_dim"]))
+
+    def train_step(self, data):
+        hp, b = self.hp, self.hp["batch_size"]
+        for _ in range(hp["critic_steps"]):
+            real = data.batch()
+            fake = self.sample(b).detach()
+            eps = torch.rand(b, 1)
+            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+            (g,) = torch.autograd.grad(self.critic(x_hat).sum(), x_hat, create_graph=True)
+            gp = ((g.norm(dim=1) - 1) ** 2).mean()
+            loss_d = self.critic(fake).mean() - self.critic(real).mean() + hp["gp_weight"] * gp
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+        real, fake = data.batch(), self.sample(b).detach()
+        loss_e = hp["data_weight"] * self.ksd(real, self.score(real)) + \
+            hp["bridge_weight"] * self.ksd(fake, self.score(fake))
+        self.opt_e.zero_grad()
+        loss_e.backward()
+        self.opt_e.step()
+        fake = self.sample(b)
+        loss_g = -self.critic(fake).mean() + hp["bridge_weight"] * self.ksd(fake, self.score(fake))
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        return {"critic": loss_d.detach(), "energy": loss_e.detach(), "generator": loss_g.detach()}
+
+    def state_bytes(self) -> int:
+        tensors = [p for m in (self.generator, self.critic, self.energy) for p in m.parameters()]
+        tensors += [t for o in (self.opt_g, self.opt_d, self.opt_e) for s in o.state.values() for t in s.values()
+                    if torch.is_tensor(t)]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def state_bytes(method) -> int:
+    """Bytes held between iterations: parameters, buffers and optimiser slots."""
+    if hasattr(method, "state_bytes"):
+        return method.state_bytes()
+    tensors = list(method.state_dict().values())
+    tensors += [t for o in method.optimizers.values() for v in o.state.values() for t in v]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def transient_peak_bytes(method, data) -> int:
+    """The most tensor memory allocated at once during one iteration, beyond what existed before it (from the
+    profiler's allocation events in time order)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        method.train_step(data)
+    events = sorted((e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start)
+    live = np.cumsum([e.cpu_memory_usage for e in events]) if events else np.zeros(1)
+    return int(max(live.max(), 0))
+
+
+def build(name: str, cfg: dict, d: int):
+    hp = suite_config.hparams(cfg, "joint_w" if name == NaiveJointW.name else name)
+    hp["iterations"] = 10 ** 6  # schedules (λ2 ramp, annealing) at their start, as early in a run
+    if name == NaiveJointW.name:
+        return NaiveJointW(hp, d)  # pays the bridge from the first iteration; joint_w's λ2 ramp is > 0 from the 2nd
+    return methods.get(name)(hp, (d,))
+
+
+def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: int, profile: str = "default",
+        seed: int = 0) -> pd.DataFrame:
+    torch.set_num_threads(1)
+    cfg = suite_config.load(profile)
+    x = torch.as_tensor(training_set(datasets.get(dataset), "clean", seed)["x"], dtype=torch.float32)
+    rows = []
+    entries = []
+    for name in names + [NaiveJointW.name]:
+        torch.manual_seed(seed)
+        method = build(name, cfg, x.shape[1])
+        data = Batches(x, cfg["training"]["batch_size"], np.random.default_rng(seed))
+        for _ in range(warmup):
+            method.train_step(data)
+        entries.append((name, method, data, []))
+    for _ in range(repeats):
+        for name, method, data, times in entries:
+            t0 = time.perf_counter()
+            for _ in range(iterations):
+                method.train_step(data)
+            times.append((time.perf_counter() - t0) / iterations)
+    for name, method, data, times in entries:
+        peak = state_bytes(method) + transient_peak_bytes(method, data)
+        rows.append({"method": name, "ms_per_iteration": 1000 * statistics.median(times),
+                     "ms_min": 1000 * min(times), "ms_max": 1000 * max(times), "peak_mb": peak / 2 ** 20})
+    return pd.DataFrame(rows)
+
+
+def ratios(table: pd.DataFrame) -> dict[str, float]:
+    ms = table.set_index("method")["ms_per_iteration"]
+    out = {}
+    if {"joint_w", "wgan_gp"} <= set(ms.index):
+        out["joint_w/wgan_gp"] = ms["joint_w"] / ms["wgan_gp"]
+    if "joint_w" in ms.index:
+        out["naive/joint_w"] = ms[NaiveJointW.name] / ms["joint_w"]
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="two_circle", help=f"one of {', '.join(datasets.DATASETS)}")
+    parser.add_argument("--iterations", type=int, default=50, help="timed iterations per method per round")
+    parser.add_argument("--repeats", type=int, default=7, help="rounds (the median is reported)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed iterations per method first")
+    parser.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
+    parser.add_argument("--profile", default="default", help="hyper-parameters of this profile")
+    parser.add_argument("--out", default=None, help="also write the table as OUT.md and OUT.csv")
+    args = parser.parse_args(argv)
+    try:
+        datasets.get(args.dataset)
+        names = args.methods or methods.available()
+        for name in names:
+            methods.get(name)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    table = run(args.dataset, names, args.iterations, args.repeats, args.warmup, args.profile)
+    lines = [f"{r.method:20s} {r.ms_per_iteration:8.2f} ms/iteration {r.peak_mb:7.2f} peak MB"
+             for r in table.itertuples()]
+    lines += [f"{k}: {v:.2f}" for k, v in ratios(table).items()]
+    print("\n".join(lines))
+    if args.out:
+        from methods.io import atomic_path, write_text
+
+        out = Path(args.out)
+        head = (f"Per-iteration cost on {args.dataset} (profile {args.profile} hyper-parameters, batch "
+                f"{suite_config.load(args.profile)['training']['batch_size']}, one torch thread, {torch.__version__}; "
+                f"median of {args.repeats} rounds of {args.iterations} iterations).")
+        ratio_text = "\n".join(f"- {k}: {v:.2f}" for k, v in ratios(table).items())
+        write_text(out.with_suffix(".md"), f"{head}\n\n{table.round(3).to_markdown(index=False)}\n\n{ratio_text}\n")
+        with atomic_path(out.with_suffix(".csv")) as tmp:
+            table.to_csv(tmp, index=False)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

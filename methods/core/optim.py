@@ -1,0 +1,112 @@
+"""Adam and RMSProp on one flat parameter buffer per optimiser (SPEC §2.4 optimisers).
+
+The update rules are torch.optim's (and the papers'): Adam (Kingma & Ba 2015, Algorithm 1)
+
+    m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²,   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
+
+and RMSProp (Hinton's lecture 6e; torch.optim.RMSprop without momentum or centring)
+
+    v ← α v + (1 − α) g²,   θ ← θ − lr · g / (√v + ε).
+
+Why not torch.optim: for the suite's small MLPs its per-step bookkeeping is a large share of an iteration, and a
+WGAN-GP iteration takes six optimiser steps; constructing any torch.optim optimiser also imports torch._dynamo,
+1.2 s of every training job's start-up (torch 2.15). Here the constructor moves a module's parameters into one
+contiguous buffer (each parameter becomes a view of it, as apex's and DeepSpeed's flat-buffer optimisers do), so
+a step is one concatenation of the gradients and five element-wise operations on one tensor, whatever the number
+of layers (methods/bench.py measures it). Build the optimiser after any dtype or device change of its module
+(`.double()`, `.to(...)` replace the parameters' storage and undo the views). tests/test_optim.py checks both rules
+against torch.optim step by step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+
+
+class _FlatOptimizer:
+    """Shared parts: the flat buffer, `zero_grad`, and a state dict of the slots and the step count."""
+
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float):
+        self.params = [p for p in params if p.requires_grad]
+        if not self.params:
+            raise ValueError("an optimiser needs at least one parameter that requires grad")
+        self.lr, self.t = lr, 0
+        first = self.params[0]
+        self.flat = torch.empty(sum(p.numel() for p in self.params), dtype=first.dtype, device=first.device)
+        offset = 0
+        for p in self.params:
+            n = p.numel()
+            self.flat[offset:offset + n].copy_(p.detach().flatten())
+            p.data = self.flat[offset:offset + n].view_as(p)
+            offset += n
+        self.state = {name: torch.zeros_like(self.flat) for name in self.slots}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def flat_grad(self) -> torch.Tensor | None:
+        """All gradients as one vector; None if no parameter has one."""
+        if any(p.grad is None for p in self.params):
+            return None if all(p.grad is None for p in self.params) else self._partial_grad()
+        return torch.cat([p.grad.flatten() for p in self.params])
+
+    @torch.no_grad()
+    def step(self) -> None:
+        g = self.flat_grad()
+        if g is None:
+            return
+        self.t += 1
+        self.update(g)
+
+    def update(self, g: torch.Tensor) -> None:
+        """The update rule on the flat gradient g (step count `t` already advanced)."""
+        raise NotImplementedError
+
+    def _partial_grad(self) -> torch.Tensor:
+        raise ValueError("some but not all parameters of this optimiser received a gradient; the flat-buffer "
+                         "optimiser updates all of them together, so give it only the parameters its loss uses")
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, **{k: v.clone() for k, v in self.state.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in self.slots:
+            if state[name].shape != self.flat.shape:
+                raise ValueError(f"optimiser state {name} has shape {tuple(state[name].shape)}, this optimiser's "
+                                 f"parameters {tuple(self.flat.shape)}: the checkpoint belongs to another network")
+            self.state[name].copy_(state[name])
+        self.t = int(state["t"])
+
+
+class Adam(_FlatOptimizer):
+    slots = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, lr)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+
+    def update(self, g: torch.Tensor) -> None:
+        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+        m.lerp_(g, 1 - self.beta1)
+        v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+        denom = v.sqrt().div_(math.sqrt(1 - self.beta2 ** self.t)).add_(self.eps)
+        self.flat.addcdiv_(m, denom, value=-self.lr / (1 - self.beta1 ** self.t))
+
+
+class RMSprop(_FlatOptimizer):
+    slots = ("square_avg",)
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8):
+        super().__init__(params, lr)
+        self.alpha, self.eps = alpha, eps
+
+    def update(self, g: torch.Tensor) -> None:
+        v = self.state["square_avg"]
+        v.mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)
+        self.flat.addcdiv_(g, v.sqrt().add_(self.eps), value=-self.lr)

@@ -1,0 +1,73 @@
+"""The flat-buffer Adam and RMSProp (methods/core/optim.py) against torch.optim, step by step, and their state
+through a checkpoint."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from methods.core.optim import Adam, RMSprop
+
+F64 = torch.float64
+
+
+def net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).double()
+
+
+def loss(module: torch.nn.Module, step: int) -> torch.Tensor:
+    x = torch.randn(16, 3, dtype=F64, generator=torch.Generator().manual_seed(step))
+    return module(x).pow(2).sum(1).sub(1).pow(2).mean()
+
+
+@pytest.mark.parametrize("kind", ["adam", "rmsprop"])
+def test_steps_match_torch_optim(kind):
+    ours, ref = net(0), net(0)
+    if kind == "adam":
+        opt = Adam(ours.parameters(), lr=1e-2, betas=(0.5, 0.999))
+        ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    else:
+        opt = RMSprop(ours.parameters(), lr=1e-2, alpha=0.9)
+        ref_opt = torch.optim.RMSprop(ref.parameters(), lr=1e-2, alpha=0.9)
+    for step in range(25):
+        for o, m in ((opt, ours), (ref_opt, ref)):
+            o.zero_grad()
+            loss(m, step).backward()
+            o.step()
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
+    assert not torch.equal(next(ours.parameters()), next(net(0).parameters()))  # it did move
+
+
+def test_parameters_are_views_of_one_buffer_and_state_round_trips():
+    m = net(1)
+    opt = Adam(m.parameters(), lr=1e-2)
+    assert all(p.untyped_storage().data_ptr() == opt.flat.untyped_storage().data_ptr() for p in m.parameters())
+    for step in range(3):
+        opt.zero_grad()
+        loss(m, step).backward()
+        opt.step()
+    buffer = io.BytesIO()
+    torch.save({"model": m.state_dict(), "opt": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer)
+    clone = net(2)
+    clone_opt = Adam(clone.parameters(), lr=1e-2)
+    clone.load_state_dict(saved["model"])
+    clone_opt.load_state_dict(saved["opt"])
+    for o, mod in ((opt, m), (clone_opt, clone)):
+        o.zero_grad()
+        loss(mod, 9).backward()
+        o.step()
+    for p, q in zip(m.parameters(), clone.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_a_parameter_without_gradient_is_an_error_not_a_silent_step():
+    m = net(3)
+    opt = Adam(m.parameters(), lr=1e-2)
+    m[0](torch.randn(2, 3, dtype=F64)).sum().backward()  # only the first layer gets gradients
+    with pytest.raises(ValueError, match="some but not all parameters"):
+        opt.step()
