@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from methods import register
+from methods.core import steps
 from methods.core.base import Method
 from methods.core.nets import Energy
 from methods.core.stein import stein_discrepancy
@@ -27,6 +28,8 @@ class Dem(Method):
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
 
     def train_step(self, data):
+        if steps.fusable(self.energy_net):  # closed-form gradients (methods/core/steps.py), same arithmetic
+            return {"ksd_data": steps.ksd_energy_step(self.energy_net, self.opt_e, data.batch(), [1.0], self.hp)[0]}
         loss = stein_discrepancy(self.energy_net, data.batch(), self.hp)
         self.step(self.opt_e, loss)
         return {"ksd_data": loss.detach()}

@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 
 from methods import register
+from methods.core import steps
 from methods.core.nets import Energy
 from methods.core.stein import SteinCritic, discrepancies, model_score, stein_discrepancy
 from methods.wgan_gp import WganGp
@@ -101,6 +102,10 @@ class JointW(WganGp):
         """One step of E on λ1·S(real, p_E) + λ2·S(fake, p_E); with λ2 = 0 this is exactly dem's step. One pass
         of E over [real; fake] gives both halves' scores, one call both discrepancies."""
         x = torch.cat([real, fake])
+        if self.stein_critic is None and steps.fusable(self.energy_net):  # closed-form gradients, same arithmetic
+            s_data, s_gen = steps.ksd_energy_step(self.energy_net, self.opt_e, x,
+                                                  [self.hp["data_weight"], self.lam2], self.hp)
+            return {"stein_data": s_data, "stein_gen": s_gen}
         s_data, s_gen = discrepancies(x, model_score(self.energy_net, x, self.hp["score"]), 2, self.hp,
                                       self.stein_critic)
         loss = self.hp["data_weight"] * s_data + (self.lam2 * s_gen if self.lam2 > 0 else 0.0)
@@ -117,11 +122,22 @@ class JointW(WganGp):
             logs |= self.energy_step(reals[-1], fakes[-1])
         return logs
 
+    def closed_form_bridge(self) -> bool:
+        """The bridge's generator gradient in closed form (KSD, MLP energy, fused critic), else autograd."""
+        return self.stein_critic is None and steps.fusable(self.energy_net) and steps.fusable(self.critic)
+
     def generator_extra(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | float, dict]:
         """The Stein bridge's term in the generator loss, λ2·S(G(z), p_E) (none while λ2 = 0); E is fixed here."""
-        if self.lam2 == 0 or self.hp["stein_updates"] == "separate":
+        if self.lam2 == 0 or self.hp["stein_updates"] == "separate" or self.closed_form_bridge():
             return 0.0, {}
         return self.lam2 * self.stein(fake, frozen=True), {}
+
+    def generator_input_grad(self, fake: torch.Tensor) -> tuple[torch.Tensor | None, dict]:
+        """The bridge's gradient λ2·∂S(G(z), p_E)/∂G(z) in closed form (methods/core/steps.py), when available."""
+        if self.lam2 == 0 or self.hp["stein_updates"] == "separate" or not self.closed_form_bridge():
+            return None, {}
+        _, grad = steps.ksd_input_grad(self.energy_net, fake, self.lam2, self.hp)
+        return grad, {}
 
     def separate_stein_steps(self, data) -> dict:
         """`stein_updates: separate` (released code): after the GAN steps, E on λ1·S(data), G on λ2·S(G(z)),

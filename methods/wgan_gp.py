@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from methods import register
+from methods.core import steps
 from methods.core.base import Method
 from methods.core.losses import critic_loss, generator_loss
 from methods.core.nets import Critic, Generator
@@ -35,7 +36,10 @@ class WganGp(Method):
 
     extra_batches = 0  # batches drawn with the critic's for `before_generator_step` (joint_w's energy step)
 
-    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        if self.adversarial == "wgan" and steps.fusable(self.critic):  # closed-form gradients, same arithmetic
+            return steps.wgan_gp_critic_step(self.critic, self.opt_d, real, fake, eps, self.hp["gp_weight"],
+                                             self.hp["penalty"])
         loss = critic_loss(self.adversarial, self.critic, real, fake, self.hp, eps)
         self.step(self.opt_d, loss)
         return loss.detach()
@@ -55,11 +59,36 @@ class WganGp(Method):
         for k in range(n_d):
             loss_d = self.critic_step(reals[k], fakes[k], eps[k])
         logs = self.before_generator_step(reals[n_d:], fakes[n_d:])
-        fake = self.generator(b, z)
-        loss_g = generator_loss(self.adversarial, self.critic, fake)
-        extra, extra_logs = self.generator_extra(fake, data)
-        self.step(self.opt_g, loss_g + extra)
-        return {"critic": loss_d, "generator": loss_g.detach(), **logs, **extra_logs}
+        loss_g, gen_logs = self.generator_step(z, data)
+        return {"critic": loss_d, "generator": loss_g, **logs, **gen_logs}
+
+    def generator_step(self, z: torch.Tensor, data) -> tuple[torch.Tensor, dict]:
+        """One generator step at G(z): the adversarial loss (+ `generator_extra`, + the closed-form
+        `generator_input_grad`). With a fused critic the adversarial gradient at G(z) is written out and one
+        backward pass through G carries every term; otherwise autograd differentiates the whole loss."""
+        fake = self.generator(z.shape[0], z)
+        extra, logs = self.generator_extra(fake, data)
+        if not steps.fusable(self.critic):
+            loss_g = generator_loss(self.adversarial, self.critic, fake)
+            self.step(self.opt_g, loss_g + extra)
+            return loss_g.detach(), logs
+        loss_g, grad = steps.critic_input_grad(self.adversarial, self.critic, fake)
+        more, more_logs = self.generator_input_grad(fake)
+        if more is not None:
+            grad = grad + more
+        roots, grads = [fake], [grad]
+        if torch.is_tensor(extra):
+            roots.append(extra)
+            grads.append(torch.ones_like(extra))
+        self.opt_g.zero_grad()
+        torch.autograd.backward(roots, grads, inputs=self.opt_g.params)
+        self.opt_g.step()
+        return loss_g, {**logs, **more_logs}
+
+    def generator_input_grad(self, fake: torch.Tensor) -> tuple[torch.Tensor | None, dict]:
+        """Hook: a further gradient of the generator loss at the samples `fake`, in closed form (joint_w's bridge),
+        and named values to log; none here."""
+        return None, {}
 
     def before_generator_step(self, reals: tuple, fakes: tuple) -> dict:
         """Hook between the critic steps and the generator step, given the `extra_batches` data batches and

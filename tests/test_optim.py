@@ -65,9 +65,24 @@ def test_parameters_are_views_of_one_buffer_and_state_round_trips():
         assert torch.equal(p, q)
 
 
-def test_a_parameter_without_gradient_is_an_error_not_a_silent_step():
+def test_a_parameter_the_loss_ignores_gets_a_zero_gradient_and_stays():
     m = net(3)
     opt = Adam(m.parameters(), lr=1e-2)
-    m[0](torch.randn(2, 3, dtype=F64)).sum().backward()  # only the first layer gets gradients
-    with pytest.raises(ValueError, match="some but not all parameters"):
+    last = [p.clone() for p in m[2].parameters()]
+    for _ in range(3):
+        opt.zero_grad()
+        m[0](torch.randn(2, 3, dtype=F64)).sum().backward()  # only the first layer gets gradients
         opt.step()
+    assert all(torch.equal(p, q) for p, q in zip(m[2].parameters(), last))
+    assert not torch.equal(m[0].weight, net(3)[0].weight)
+
+
+def test_apply_takes_gradients_directly():
+    a, b = net(4), net(4)
+    opt_a, opt_b = Adam(a.parameters(), lr=1e-2), Adam(b.parameters(), lr=1e-2)
+    opt_a.zero_grad()
+    loss(a, 0).backward()
+    opt_a.step()
+    opt_b.apply(list(torch.autograd.grad(loss(b, 0), list(b.parameters()))))
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)

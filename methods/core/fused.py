@@ -39,99 +39,116 @@ class Derivatives(NamedTuple):
     fast: Callable | None = None
 
 
-class ValueAndGrad(torch.autograd.Function):
-    """(v(x) (B,), ∇_x v(x) for the first `rows` rows) of an MLP; see the module docstring.
+class Saved(NamedTuple):
+    """What `backward` needs from `forward`: the rows with a gradient, the derivative triples, h and f'(h), the
+    parameters and, per hidden layer, z, a (with a_0 = x), φ'(z), g and δ."""
+    rows: int
+    act: Derivatives
+    head: Derivatives
+    h: torch.Tensor
+    top: torch.Tensor
+    params: tuple
+    zs: list
+    acts: list
+    slopes: list
+    gs: list
+    deltas: list
 
-    Arguments: x, rows, the activation's and the head's derivative triples, then W_1, b_1, …, W_{L+1}, b_{L+1}."""
+
+def forward(x: torch.Tensor, rows: int, act: Derivatives, head: Derivatives, params) -> tuple:
+    """(v(x) for every row, ∇_x v for the first `rows` rows, Saved) for W_1, b_1, …, W_{L+1}, b_{L+1} = params;
+    plain tensor operations, nothing recorded."""
+    weights, biases = params[0::2], params[1::2]
+    phi, dphi = act.fast or act.fn, act.slope
+    a, zs, acts, slopes = x, [], [x], []
+    for w, b in zip(weights[:-1], biases[:-1]):
+        z = torch.addmm(b, a, w.T)
+        a = phi(z)
+        zs.append(z)
+        acts.append(a)
+        slopes.append(dphi(z, a))
+    h = torch.addmm(biases[-1], a, weights[-1].T)
+    value = (head.fast or head.fn)(h).sum(-1)
+    top = head.slope(h)  # δ_{L+1} for every row; the chain uses its first `rows`
+    g = _mm(top[:rows], weights[-1])
+    gs, deltas = [], []
+    for w, p in zip(reversed(weights[:-1]), reversed(slopes)):
+        delta = g * p[:rows]
+        gs.append(g)
+        deltas.append(delta)
+        g = _mm(delta, w)
+    return value, g, Saved(rows, act, head, h, top, tuple(params), zs, acts, slopes, gs[::-1], deltas[::-1])
+
+
+def backward(saved: Saved, value_bar: torch.Tensor | None, grad_bar: torch.Tensor | None,
+             need_x: bool = False, need_params: bool = True) -> tuple[torch.Tensor | None, list]:
+    """(x̄, [W̄_1, b̄_1, …]) for cotangents v̄ (B,) and ḡ_0 (rows, d), either None (module docstring); without
+    `need_params` the parameter gradients are skipped (None), e.g. a fixed critic inside a generator step."""
+    rows, n = saved.rows, len(saved.zs)
+    weights = saved.params[0::2]
+    zs, acts, slopes, gs, deltas = saved.zs, saved.acts, saved.slopes, saved.gs, saved.deltas
+    top, h = saved.top, saved.h
+    d2phi, d2f = saved.act.curvature, saved.head.curvature
+    w_bar = [None] * (n + 1)
+    z_extra = [None] * n
+    h_bar = None if value_bar is None else value_bar[:, None] * top
+    if grad_bar is not None:
+        g_bar = grad_bar
+        for l in range(n):  # layer l + 1 of the chain, bottom up
+            d_bar = _mm(g_bar, weights[l].T)
+            w_bar[l] = _mm(deltas[l].T, g_bar) if need_params else None
+            g_bar = d_bar * slopes[l][:rows]
+            curv = d2phi(zs[l][:rows], acts[l + 1][:rows], slopes[l][:rows])  # None: φ'' = 0
+            z_extra[l] = None if curv is None else d_bar * gs[l] * curv
+        w_bar[n] = _mm(top[:rows].T, g_bar) if need_params else None
+        curv = d2f(h[:rows])  # None: f'' = 0
+        if curv is not None:
+            curv = _mm(g_bar, weights[n].T) * curv
+            if h_bar is None:
+                h_bar = torch.zeros_like(h)
+            h_bar[:rows] += curv
+    grads = [None] * (2 * (n + 1))
+    if h_bar is None and grad_bar is None:
+        return None, grads
+    if h_bar is None:  # neither the value nor f'' reaches h: the chain alone carries the gradient
+        grads[2 * n] = w_bar[n]
+        a_bar = None
+    else:
+        if need_params:
+            grads[2 * n] = _add(w_bar[n], _mm(h_bar.T, acts[n]))
+            grads[2 * n + 1] = h_bar.sum(0)
+        a_bar = _mm(h_bar, weights[n])
+    for l in reversed(range(n)):
+        z_bar = None if a_bar is None else a_bar * slopes[l]
+        if z_extra[l] is not None:
+            if z_bar is None:
+                z_bar = torch.zeros_like(zs[l])
+            z_bar[:rows] += z_extra[l]
+        if z_bar is None:
+            grads[2 * l], a_bar = w_bar[l], None
+            continue
+        if need_params:
+            grads[2 * l] = _add(w_bar[l], _mm(z_bar.T, acts[l]))
+            grads[2 * l + 1] = z_bar.sum(0)
+        if l > 0 or need_x:
+            a_bar = _mm(z_bar, weights[l])
+    return (a_bar if need_x else None), grads
+
+
+class ValueAndGrad(torch.autograd.Function):
+    """`forward` and `backward` as an autograd function: (v(x) (B,), ∇_x v(x) for the first `rows` rows).
+    Arguments: x, rows, the activation's and the head's derivatives, then W_1, b_1, …, W_{L+1}, b_{L+1}."""
 
     @staticmethod
     def forward(ctx, x, rows, act: Derivatives, head: Derivatives, *params):
         ctx.set_materialize_grads(False)
-        weights, biases = params[0::2], params[1::2]
-        phi, dphi = act.fast or act.fn, act.slope
-        a, zs, acts, slopes = x, [], [x], []
-        for w, b in zip(weights[:-1], biases[:-1]):
-            z = torch.addmm(b, a, w.T)
-            a = phi(z)
-            zs.append(z)
-            acts.append(a)
-            slopes.append(dphi(z, a))
-        h = torch.addmm(biases[-1], a, weights[-1].T)
-        f, df = head.fast or head.fn, head.slope
-        value = f(h).sum(-1)
-        top = df(h)  # δ_{L+1} for every row; the chain uses its first `rows`
-        g = _mm(top[:rows], weights[-1])
-        gs, deltas = [], []
-        for w, p in zip(reversed(weights[:-1]), reversed(slopes)):
-            delta = g * p[:rows]
-            gs.append(g)
-            deltas.append(delta)
-            g = _mm(delta, w)
-        ctx.rows, ctx.act, ctx.head = rows, act, head
-        ctx.n_hidden = len(zs)
-        ctx.save_for_backward(h, top, *params, *zs, *acts, *slopes, *gs[::-1], *deltas[::-1])
-        return value, g
+        value, grad, ctx.saved = forward(x, rows, act, head, params)
+        return value, grad
 
     @staticmethod
     def backward(ctx, value_bar, grad_bar):
-        rows, n = ctx.rows, ctx.n_hidden
-        saved = ctx.saved_tensors
-        h, top = saved[:2]
-        params = saved[2:2 + 2 * (n + 1)]
-        zs, acts, slopes, gs, deltas = _split(saved, n)
-        weights = params[0::2]
-        d2phi, d2f = ctx.act.curvature, ctx.head.curvature
-        w_bar = [None] * (n + 1)
-        z_extra = [None] * n
-        h_bar = None if value_bar is None else value_bar[:, None] * top
-        if grad_bar is not None:
-            g_bar = grad_bar
-            for l in range(n):  # layer l + 1 of the chain, bottom up
-                d_bar = _mm(g_bar, weights[l].T)
-                w_bar[l] = _mm(deltas[l].T, g_bar)
-                g_bar = d_bar * slopes[l][:rows]
-                curv = d2phi(zs[l][:rows], acts[l + 1][:rows], slopes[l][:rows])  # None: φ'' = 0
-                z_extra[l] = None if curv is None else d_bar * gs[l] * curv
-            w_bar[n] = _mm(top[:rows].T, g_bar)
-            curv = d2f(h[:rows])  # None: f'' = 0
-            if curv is not None:
-                curv = _mm(g_bar, weights[n].T) * curv
-                if h_bar is None:
-                    h_bar = torch.zeros_like(h)
-                h_bar[:rows] += curv
-        grads = [None] * (2 * (n + 1))
-        if h_bar is None and grad_bar is None:
-            return (None, None, None, None, *grads)
-        if h_bar is None:  # neither the value nor f'' reaches h: the chain alone carries the gradient
-            grads[2 * n] = w_bar[n]
-            a_bar = None
-        else:
-            grads[2 * n] = _add(w_bar[n], _mm(h_bar.T, acts[n]))
-            grads[2 * n + 1] = h_bar.sum(0)
-            a_bar = _mm(h_bar, weights[n])
-        for l in reversed(range(n)):
-            z_bar = None if a_bar is None else a_bar * slopes[l]
-            if z_extra[l] is not None:
-                if z_bar is None:
-                    z_bar = torch.zeros_like(zs[l])
-                z_bar[:rows] += z_extra[l]
-            if z_bar is None:
-                grads[2 * l], a_bar = w_bar[l], None
-                continue
-            grads[2 * l] = _add(w_bar[l], _mm(z_bar.T, acts[l]))
-            grads[2 * l + 1] = z_bar.sum(0)
-            if l > 0 or ctx.needs_input_grad[0]:
-                a_bar = _mm(z_bar, weights[l])
-        x_bar = a_bar if ctx.needs_input_grad[0] else None
+        x_bar, grads = backward(ctx.saved, value_bar, grad_bar, ctx.needs_input_grad[0])
         return (x_bar, None, None, None, *grads)
-
-
-def _split(saved: tuple, n: int):
-    rest = saved[2 + 2 * (n + 1):]
-    zs, rest = rest[:n], rest[n:]
-    acts, rest = rest[:n + 1], rest[n + 1:]
-    slopes, rest = rest[:n], rest[n:]
-    return zs, acts, slopes, rest[:n], rest[n:2 * n]
 
 
 def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

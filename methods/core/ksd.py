@@ -29,6 +29,8 @@ Two implementations of the same number:
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 KERNELS = ("rbf", "imq")
@@ -97,82 +99,96 @@ def stein_kernel_matrix(x: torch.Tensor, s: torch.Tensor, kernel: str = "rbf", b
     return phi * (s @ s.T) + (s[:, None, :] * -grad_x).sum(-1) + (grad_x * s[None, :, :]).sum(-1) + trace
 
 
-class _KSD(torch.autograd.Function):
-    """KSD of each group of x (G, B, d) with scores s (G, B, d), shape (G,); closed-form backward. The RBF kernel with
-    a fixed bandwidth (the default) takes `_rbf_forward`; other kernels build u from φ, φ', φ''."""
-
-    @staticmethod
-    def forward(ctx, x, s, kernel, h, c, beta, statistic):
-        b, d = x.shape[-2], x.shape[-1]
-        ctx.d, ctx.statistic = d, statistic
-        ctx.n = b * (b - 1) if statistic == "u" else b * b
-        sq = x.pow(2).sum(-1)
-        xt = x.transpose(-1, -2)
-        r2 = (sq[..., :, None] + sq[..., None, :] - 2 * x @ xt).clamp_min_(0)
-        if kernel == "rbf" and not torch.is_tensor(h):
-            return _rbf_forward(ctx, x, s, r2, sq, h * h)
-        ctx.rbf = False
-        ss = s @ s.transpose(-1, -2)
-        sx = s @ xt  # s_i · x_j
-        xs = (x * s).sum(-1)  # s_i · x_i
-        q = xs[..., :, None] + xs[..., None, :] - sx - sx.transpose(-1, -2)  # (s_i − s_j)·(x_i − x_j)
-        phi, phi1, phi2, phi3 = radial_derivatives(kernel, r2, h, c, beta, 3)
-        u = phi * ss - 2 * phi1 * q - 2 * d * phi1 - 4 * phi2 * r2
-        if statistic == "u":
-            for m in (u, phi, phi1):
-                m.diagonal(dim1=-2, dim2=-1).zero_()
-        ctx.save_for_backward(x, s, r2, ss, q, phi, phi1, phi2, phi3)
-        return u.sum((-2, -1)) / ctx.n
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        if ctx.rbf:
-            return _rbf_backward(ctx, grad_out)
-        x, s, r2, ss, q, phi, phi1, phi2, phi3 = ctx.saved_tensors
-        scale = (2 / ctx.n) * grad_out[..., None, None]
-        grad_x = grad_s = None
-        rs1 = phi1.sum(-1, keepdim=True)
-        if ctx.needs_input_grad[1]:  # Σ_j w(φ s_j − 2φ' (x_i − x_j))
-            grad_s = scale * (phi @ s - 2 * (rs1 * x - phi1 @ x))
-        if ctx.needs_input_grad[0]:  # Σ_j w(A D_ij − 2φ' (s_i − s_j))
-            a = 2 * phi1 * ss - 4 * phi2 * q - 4 * ctx.d * phi2 - 8 * phi3 * r2 - 8 * phi2
-            if ctx.statistic == "u":
-                a.diagonal(dim1=-2, dim2=-1).zero_()
-            grad_x = scale * (a.sum(-1, keepdim=True) * x - a @ x - 2 * (rs1 * s - phi1 @ s))
-        return grad_x, grad_s, None, None, None, None, None
+class KSDState:
+    """What the closed-form backward needs from the forward pass (plain attributes)."""
 
 
-def _rbf_forward(ctx, x, s, r2, sq, hh):
+def ksd_forward(x, s, kernel, h, c, beta, statistic) -> tuple[torch.Tensor, KSDState]:
+    """KSD of each group of x (G, B, d) with scores s (G, B, d): values (G,) and the state for `ksd_backward`.
+    The RBF kernel with a fixed bandwidth (the default) takes `_rbf_forward`; other kernels build u from φ, φ',
+    φ''. Plain tensor operations, nothing recorded."""
+    st = KSDState()
+    b, d = x.shape[-2], x.shape[-1]
+    st.d, st.statistic = d, statistic
+    st.n = b * (b - 1) if statistic == "u" else b * b
+    sq = x.pow(2).sum(-1)
+    xt = x.transpose(-1, -2)
+    r2 = (sq[..., :, None] + sq[..., None, :] - 2 * x @ xt).clamp_min_(0)
+    if kernel == "rbf" and not torch.is_tensor(h):
+        return _rbf_forward(st, x, s, r2, sq, h * h), st
+    st.rbf = False
+    ss = s @ s.transpose(-1, -2)
+    sx = s @ xt  # s_i · x_j
+    xs = (x * s).sum(-1)  # s_i · x_i
+    q = xs[..., :, None] + xs[..., None, :] - sx - sx.transpose(-1, -2)  # (s_i − s_j)·(x_i − x_j)
+    phi, phi1, phi2, phi3 = radial_derivatives(kernel, r2, h, c, beta, 3)
+    u = phi * ss - 2 * phi1 * q - 2 * d * phi1 - 4 * phi2 * r2
+    if statistic == "u":
+        for m in (u, phi, phi1):
+            m.diagonal(dim1=-2, dim2=-1).zero_()
+    st.tensors = (x, s, r2, ss, q, phi, phi1, phi2, phi3)
+    return u.sum((-2, -1)) / st.n, st
+
+
+def ksd_backward(st: KSDState, grad_out: torch.Tensor, need_x: bool, need_s: bool) -> tuple:
+    """(∂/∂x, ∂/∂s) of Σ_g grad_out_g · KSD_g (module docstring), each None unless needed."""
+    if st.rbf:
+        return _rbf_backward(st, grad_out, need_x, need_s)
+    x, s, r2, ss, q, phi, phi1, phi2, phi3 = st.tensors
+    scale = (2 / st.n) * grad_out[..., None, None]
+    grad_x = grad_s = None
+    rs1 = phi1.sum(-1, keepdim=True)
+    if need_s:  # Σ_j w(φ s_j − 2φ' (x_i − x_j))
+        grad_s = scale * (phi @ s - 2 * (rs1 * x - phi1 @ x))
+    if need_x:  # Σ_j w(A D_ij − 2φ' (s_i − s_j))
+        a = 2 * phi1 * ss - 4 * phi2 * q - 4 * st.d * phi2 - 8 * phi3 * r2 - 8 * phi2
+        if st.statistic == "u":
+            a.diagonal(dim1=-2, dim2=-1).zero_()
+        grad_x = scale * (a.sum(-1, keepdim=True) * x - a @ x - 2 * (rs1 * s - phi1 @ s))
+    return grad_x, grad_s
+
+
+def _rbf_forward(st, x, s, r2, sq, hh):
     """RBF with a fixed bandwidth, H = h²: u = φ [sᵢᵀsⱼ + q/H + d/H − r²/H²] with q = (sᵢ − sⱼ)ᵀ(xᵢ − xⱼ). With
     P = w ⊙ φ (symmetric) every pair sum is a product with P: Σ P⊙ssᵀ = Σ s ⊙ Ps, Σ P⊙q = 2Σ rs·(x·s) − 2Σ s ⊙ Px,
     Σ P⊙r² = 2Σ rs·‖x‖² − 2Σ x ⊙ Px (rs = row sums of P), so the forward pass needs P and P[s, x] only."""
-    ctx.rbf = True
+    st.rbf = True
     p = rbf(r2, hh)
-    if ctx.statistic == "u":
+    if st.statistic == "u":
         p.diagonal(dim1=-2, dim2=-1).zero_()
     d = x.shape[-1]
-    ps_px = p @ torch.cat([s, x], -1)
-    ps, px = ps_px[..., :d], ps_px[..., d:]
+    c = torch.cat([s, x], -1)
+    pc = p @ c
+    ps, px = pc[..., :d], pc[..., d:]
     rs = p.sum(-1)
-    xs = (x * s).sum(-1)
-    value = ((s * ps).sum((-2, -1)) + (2 * (rs * xs).sum(-1) - 2 * (s * px).sum((-2, -1))) / hh
-             + d * rs.sum(-1) / hh - (2 * (rs * sq).sum(-1) - 2 * (x * px).sum((-2, -1))) / (hh * hh))
-    ctx.hh = hh
-    ctx.save_for_backward(x, s, r2, p, ps, px, rs)
-    return value / ctx.n
+    # Σ_i [sᵢ·(Ps)ᵢ − (2/H) sᵢ·(Px)ᵢ + (2/H²) xᵢ·(Px)ᵢ] + Σ_i rsᵢ [(2/H) xᵢ·sᵢ + d/H − (2/H²)‖xᵢ‖²]
+    per_row = (c * (pc @ _rbf_mix(d, hh, x.dtype))).sum(-1) + \
+        rs * ((2 / hh) * (x * s).sum(-1) + d / hh - (2 / (hh * hh)) * sq)
+    value = per_row.sum(-1)
+    st.hh = hh
+    st.tensors = (x, s, r2, p, ps, px, rs)
+    return value / st.n
 
 
-def _rbf_backward(ctx, grad_out):
+@functools.lru_cache(maxsize=16)
+def _rbf_mix(d: int, hh: float, dtype: torch.dtype) -> torch.Tensor:
+    """M with [Ps, Px] M = [Ps − (2/H) Px, (2/H²) Px] (see `_rbf_forward`)."""
+    eye = torch.eye(d, dtype=dtype)
+    return torch.cat([torch.cat([eye, torch.zeros(d, d, dtype=dtype)], 1),
+                      torch.cat([-(2 / hh) * eye, (2 / (hh * hh)) * eye], 1)])
+
+
+def _rbf_backward(st, grad_out, need_x, need_s):
     """∂/∂s = (2/N)[Ps + (rs x − Px)/H];  ∂/∂x = (2/N)[rs(A) x − A x + (rs s − Ps)/H],
     A = P ⊙ [−sᵢᵀsⱼ/H − q/H² + r²/H³ − (d + 2)/H²] (the general formulas with φ⁽ⁿ⁾ = φ (−1/(2H))ⁿ)."""
-    x, s, r2, p, ps, px, rs = ctx.saved_tensors
-    hh, d = ctx.hh, ctx.d
-    scale = (2 / ctx.n) * grad_out[..., None, None]
+    x, s, r2, p, ps, px, rs = st.tensors
+    hh, d = st.hh, st.d
+    scale = (2 / st.n) * grad_out[..., None, None]
     rs_ = rs[..., None]
     grad_x = grad_s = None
-    if ctx.needs_input_grad[1]:
+    if need_s:
         grad_s = scale * (ps + (rs_ * x - px) / hh)
-    if ctx.needs_input_grad[0]:
+    if need_x:
         xt = x.transpose(-1, -2)
         sx = s @ xt
         xs = (x * s).sum(-1)
@@ -180,7 +196,21 @@ def _rbf_backward(ctx, grad_out):
         m = r2 / (hh * hh * hh) - (s @ s.transpose(-1, -2)) / hh - q / (hh * hh) - (d + 2) / (hh * hh)
         a = p * m
         grad_x = scale * (a.sum(-1, keepdim=True) * x - a @ x + (rs_ * s - ps) / hh)
-    return grad_x, grad_s, None, None, None, None, None
+    return grad_x, grad_s
+
+
+class _KSD(torch.autograd.Function):
+    """`ksd_forward` / `ksd_backward` as an autograd function."""
+
+    @staticmethod
+    def forward(ctx, x, s, kernel, h, c, beta, statistic):
+        value, ctx.state = ksd_forward(x, s, kernel, h, c, beta, statistic)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_x, grad_s = ksd_backward(ctx.state, grad_out, ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+        return grad_x, grad_s, None, None, None, None, None
 
 
 def ksd_groups(x: torch.Tensor, s: torch.Tensor, kernel: str = "rbf", bandwidth=1.0, statistic: str = "u",

@@ -162,6 +162,8 @@ class Critic(nn.Module):
         self.net = mlp(d_in, hp["hidden"], 1, hp["layers"], hp["critic_activation"], hp["fused_gradients"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient
+            return self.net.value_and_grad(x, "linear", rows=0)[0]
         return self.net(x).squeeze(-1)
 
     def value_and_grad(self, x: torch.Tensor, rows: int | None = None, frozen: bool = False
@@ -182,7 +184,9 @@ class Energy(nn.Module):
                        hp["fused_gradients"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ENERGY_HEADS[self.head][0](self.net(x)).sum(-1)
+        if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient
+            return self.net.value_and_grad(x, self.head, rows=0)[0]
+        return ENERGY_HEADS[self.head].fn(self.net(x)).sum(-1)
 
     def energy_and_score(self, x: torch.Tensor, frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(E(x), s(x) = −∇_x E(x)) together, both differentiable (in x only if `frozen`; MLP.value_and_grad)."""

@@ -50,14 +50,25 @@ class _FlatOptimizer:
             p.grad = None
 
     def flat_grad(self) -> torch.Tensor | None:
-        """All gradients as one vector; None if no parameter has one."""
-        if any(p.grad is None for p in self.params):
-            return None if all(p.grad is None for p in self.params) else self._partial_grad()
-        return torch.cat([p.grad.flatten() for p in self.params])
+        """All gradients as one vector, a parameter without one counting as zero (a parameter the loss does not
+        depend on, e.g. an energy's last bias under a score-only loss); None if no parameter has one."""
+        return self._flatten([p.grad for p in self.params])
+
+    def _flatten(self, grads: list) -> torch.Tensor | None:
+        if all(g is None for g in grads):
+            return None
+        return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                          for g, p in zip(grads, self.params)])
 
     @torch.no_grad()
     def step(self) -> None:
-        g = self.flat_grad()
+        """One update from the parameters' .grad (after a backward pass)."""
+        self.apply(self.flat_grad())
+
+    @torch.no_grad()
+    def apply(self, grads: list | torch.Tensor | None) -> None:
+        """One update from gradients given directly, one per parameter in order (methods/core/steps.py)."""
+        g = self._flatten(grads) if isinstance(grads, list) else grads
         if g is None:
             return
         self.t += 1
@@ -66,10 +77,6 @@ class _FlatOptimizer:
     def update(self, g: torch.Tensor) -> None:
         """The update rule on the flat gradient g (step count `t` already advanced)."""
         raise NotImplementedError
-
-    def _partial_grad(self) -> torch.Tensor:
-        raise ValueError("some but not all parameters of this optimiser received a gradient; the flat-buffer "
-                         "optimiser updates all of them together, so give it only the parameters its loss uses")
 
     def state_dict(self) -> dict:
         return {"t": self.t, **{k: v.clone() for k, v in self.state.items()}}

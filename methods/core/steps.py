@@ -1,0 +1,116 @@
+"""Training steps with closed-form gradients for the suite's MLPs (issue "Speed"): the WGAN-GP critic step, the
+KSD energy step, and the generator's gradient at its samples from a fixed critic and a fixed energy (the bridge).
+
+Each step is forward (methods/core/fused.py `forward`), the loss and its gradient with respect to the network's
+outputs written out, the hand-written backward pass (`fused.backward`, and `ksd_backward` for the KSD), then the
+optimiser on the gradients: the same arithmetic as building the loss with autograd and calling backward, without
+recording a graph or running autograd's engine for a handful of matrix products. tests/test_steps.py checks each
+step against that autograd version (the paths methods fall back to for other networks, e.g. convolutional ones, or
+with `fused_gradients: false`).
+
+WGAN-GP critic loss on [x̂; x; G(z)] with D-values v and g = ∇D(x̂):
+    L = mean v_fake − mean v_real + λ mean (‖g‖ − 1)²,
+    ∂L/∂v = (0, −1/B, +1/B),   ∂L/∂g_i = (2λ/B)(‖g_i‖ − 1) g_i/‖g_i‖   (hinge: only where ‖g_i‖ > 1).
+KSD energy loss Σ_k w_k KSD(x_k, s_k) with s = −∇E (log_density) or −exp(−E)∇E (density_gradient):
+    ∂L/∂∇E = −∂L/∂s                           (log_density)
+    ∂L/∂∇E = −exp(−E) ∂L/∂s,  ∂L/∂E = −s·∂L/∂s  (density_gradient).
+Generator step, with x = G(z) and D, E fixed: the adversarial loss −mean D(x) (wgan) or mean softplus(−D(x))
+(gan) has ∂/∂x = −∇D/B or −σ(−D)∇D/B; the bridge λ2·KSD(x, s(x)) has ∂/∂x = λ2 (∂KSD/∂x + (∂s/∂x)ᵀ ∂KSD/∂s), the
+second term the energy's Hessian applied by the fused backward pass. One autograd backward through G takes it
+from there.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from methods.core import fused
+from methods.core.ksd import _bandwidth, _check, ksd_backward, ksd_forward
+from methods.core.nets import ACTIVATIONS, ENERGY_HEADS, Critic, Energy
+
+
+def fusable(module) -> bool:
+    """A critic or energy whose network is an MLP on the fused path."""
+    return isinstance(module, (Critic, Energy)) and module.net.fused
+
+
+def _forward(mlp, x: torch.Tensor, head: str, rows: int):
+    return fused.forward(x, rows, ACTIVATIONS[mlp.activation], ENERGY_HEADS[head],
+                         [p.detach() for p in mlp.parameters()])
+
+
+@functools.lru_cache(maxsize=8)
+def _critic_weights(b: int, dtype: torch.dtype) -> torch.Tensor:
+    """(0, …, 0, −1/B, …, −1/B, 1/B, …, 1/B) over [x̂; x; G(z)]: ∂/∂v of mean v_fake − mean v_real."""
+    return torch.cat([torch.zeros(b), torch.full((b,), -1.0 / b), torch.full((b,), 1.0 / b)]).to(dtype)
+
+
+def wgan_gp_critic_step(critic: Critic, opt, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
+                        gp_weight: float, penalty: str) -> torch.Tensor:
+    """One optimiser step on the WGAN-GP critic loss (module docstring); returns the loss."""
+    b = real.shape[0]
+    x = torch.cat([torch.lerp(fake, real, eps.view(b, 1)), real, fake])
+    value, grad, saved = _forward(critic.net, x, "linear", b)
+    norm = grad.norm(dim=1)
+    excess = norm - 1
+    if penalty == "hinge":
+        excess = excess.clamp_min(0)
+    elif penalty != "two_sided":
+        raise ValueError(f"unknown gradient penalty {penalty!r}; valid: two_sided, hinge")
+    value_bar = _critic_weights(b, value.dtype)  # ∂L/∂v, and the critic term of L is its dot product with v
+    loss = torch.dot(value, value_bar) + gp_weight * excess.pow(2).mean()
+    grad_bar = (2 * gp_weight / b) * (excess / norm.clamp_min(1e-12))[:, None] * grad
+    opt.apply(fused.backward(saved, value_bar, grad_bar)[1])
+    return loss
+
+
+def critic_input_grad(kind: str, critic: Critic, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the generator's adversarial loss at x, its gradient in x) with the critic fixed (module docstring)."""
+    b = x.shape[0]
+    value, grad, _ = _forward(critic.net, x.detach(), "linear", b)
+    if kind == "wgan":
+        return -value.mean(), grad * (-1.0 / b)
+    if kind == "gan":
+        return F.softplus(-value).mean(), (torch.sigmoid(-value) * (-1.0 / b))[:, None] * grad
+    raise ValueError(f"unknown adversarial loss {kind!r}; valid: gan, wgan")
+
+
+def score_and_cotangents(energy: Energy, x: torch.Tensor, score: str):
+    """E's forward pass at x with the score s, and a function turning ∂L/∂s into the fused backward's cotangents
+    (∂L/∂E, ∂L/∂∇E) (module docstring)."""
+    e, grad, saved = _forward(energy.net, x, energy.head, x.shape[0])
+    if score == "log_density":
+        return -grad, saved, lambda s_bar: (None, -s_bar)
+    if score == "density_gradient":
+        density = torch.exp(-e)[:, None]
+        s = -density * grad
+        return s, saved, lambda s_bar: (-(s_bar * s).sum(-1), -density * s_bar)
+    raise ValueError(f"unknown score {score!r}; valid: log_density, density_gradient")
+
+
+def ksd_input_grad(energy: Energy, x: torch.Tensor, weight: float, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(KSD(x, p_E), ∂(weight·KSD)/∂x) with the energy fixed: through the kernel and through s(x)."""
+    _check(hp["kernel"], hp["statistic"])
+    x = x.detach()
+    s, saved, cotangents = score_and_cotangents(energy, x, hp["score"])
+    value, state = ksd_forward(x[None], s[None], hp["kernel"], _bandwidth(x[None], hp["bandwidth"]), hp["imq_c"],
+                               hp["imq_beta"], hp["statistic"])
+    x_bar, s_bar = ksd_backward(state, torch.tensor([weight], dtype=x.dtype), need_x=True, need_s=True)
+    through_score, _ = fused.backward(saved, *cotangents(s_bar[0]), need_x=True, need_params=False)
+    return value[0], x_bar[0] + through_score
+
+
+def ksd_energy_step(energy: Energy, opt, x: torch.Tensor, weights: list[float], hp: dict) -> torch.Tensor:
+    """One optimiser step on Σ_k weights[k]·KSD(x_k, p_E), x the len(weights) equal blocks of the batch (e.g. data
+    and G(z)), with the `stein:` options of hp; returns the KSD of each block (module docstring)."""
+    _check(hp["kernel"], hp["statistic"])
+    groups, (n, d) = len(weights), x.shape
+    s, saved, cotangents = score_and_cotangents(energy, x, hp["score"])
+    xg, sg = x.view(groups, n // groups, d), s.view(groups, n // groups, d)
+    values, state = ksd_forward(xg, sg, hp["kernel"], _bandwidth(xg, hp["bandwidth"]), hp["imq_c"], hp["imq_beta"],
+                                hp["statistic"])
+    _, s_bar = ksd_backward(state, torch.tensor(weights, dtype=x.dtype), need_x=False, need_s=True)
+    opt.apply(fused.backward(saved, *cotangents(s_bar.reshape(n, d)))[1])
+    return values

@@ -1,0 +1,44 @@
+"""Whole training iterations on the fast path (fused MLP gradients, closed-form steps) against the reference path
+(`fused_gradients: false`: the same chain rule through autograd), in float64 from identical states and seeds: the
+parameters after each iteration agree to round-off, so the speed work changes no result (issue "Speed")."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import methods
+from methods.train import Batches
+from tests.conftest import tiny_hparams
+
+FAST = ["wgan_gp", "gan", "dem", "joint_w", "joint_js", "joint_w_nobridge", "wgan_lr", "wgan_er"]
+
+
+def run(name: str, fused: bool, iterations: int = 3, **over) -> torch.nn.Module:
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        hp = tiny_hparams(name, fused_gradients=fused, iterations=10, bridge_warmup=0.0, **over)
+        torch.manual_seed(0)
+        method = methods.get(name)(hp, (2,))
+        x = torch.as_tensor(np.random.default_rng(0).standard_normal((64, 2)) * 2)
+        data = Batches(x, 16, np.random.default_rng(1))
+        for _ in range(iterations):
+            method.train_step(data)
+    finally:
+        torch.set_default_dtype(default)
+    return method
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_path_equals_reference_path(name):
+    fast, ref = run(name, True), run(name, False)
+    for (k, p), q in zip(fast.state_dict().items(), ref.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=1e-8, atol=1e-10, msg=f"{name}: {k}")
+
+
+def test_released_code_preset_fast_path():
+    fast, ref = run("joint_w@released_code", True, critic_steps=2), run("joint_w@released_code", False,
+                                                                          critic_steps=2)
+    for (k, p), q in zip(fast.state_dict().items(), ref.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=1e-8, atol=1e-10, msg=k)
