@@ -1,7 +1,10 @@
-# The Stein Bridging reproducibility suite: datasets → training → evaluation → metrics.csv → tables and figures.
+# The Stein Bridging reproducibility suite: datasets → training → evaluation → aggregates → tables, figures, claims.
 #
-#   snakemake --cores all                              # the default profile
-#   snakemake --cores 2 --config profile=smoke         # smoke | default | paper (config/profiles/)
+#   snakemake --cores all                                  # the default profile
+#   snakemake --cores 2 --config profile=smoke             # smoke | default | paper (config/profiles/)
+#   snakemake --cores 2 figures --config profile=default   # redraw tables, figures and claims from the aggregates
+#   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (methods/bench.py)
+#   snakemake --report report.html --config profile=smoke  # HTML report of the tables and figures
 #
 # Rules only wire files together; each calls a `python -m` entry point that is usable by hand.
 import json
@@ -12,6 +15,8 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 from methods import config as suite_config  # noqa: E402
+from evaluation.figures import figure_names  # noqa: E402
+from evaluation.tables import TABLES  # noqa: E402
 
 configfile: "config/config.yaml"
 try:
@@ -25,7 +30,8 @@ PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
-TABLES = ["synthetic", "modes", "runtime"]
+AGGREGATES = [f"{OUT}/{name}" for name in ("metrics.csv", "runs.csv", "curves.csv", "figure_data.npz")]
+FIGURES = figure_names(config)
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
 
 wildcard_constraints:
@@ -34,14 +40,22 @@ wildcard_constraints:
     method=r"[a-z0-9_]+(@[a-z0-9_]+)?",
     seed=r"\d+",
 
-localrules: all, aggregate, tables, figures, bilinear_game
+localrules: all, figures, aggregate, tables, plots, claims, bilinear_game
+
+
+OUTPUTS = [*expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"]),
+           *expand(OUT + "/figures/{figure}.{ext}", figure=FIGURES + ["bilinear_game"], ext=["png", "pdf"]),
+           OUT + "/claims.md"]
 
 
 rule all:
-    input:
-        expand(OUT + "/tables/{table}.md", table=TABLES),
-        OUT + "/figures/samples.png",
-        OUT + "/figures/bilinear_game.png",
+    """The whole reproduction: train every run, then every table, figure and the claims report."""
+    input: OUTPUTS
+
+
+rule figures:
+    """Every table, figure and the claims report, from the aggregates alone (no training when they exist)."""
+    input: OUTPUTS
 
 
 rule data:
@@ -78,34 +92,51 @@ rule train:
 
 
 rule aggregate:
-    """results/<profile>/metrics.csv (long format) and runs.csv (expected runs and their status)."""
+    """metrics.csv (long format), runs.csv (expected runs, status, cost), curves.csv, figure_data.npz."""
     input: [f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS]
-    output:
-        metrics=OUT + "/metrics.csv",
-        runs=OUT + "/runs.csv",
+    output: AGGREGATES
     shell: "{PY} -m evaluation.aggregate --profile {PROFILE} --results results"
 
 
 rule tables:
-    input: rules.aggregate.output
-    output: expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"])
+    input: AGGREGATES[:2]
+    output:
+        expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex"]),
+        [report(f"{OUT}/tables/{t}.csv", category="Tables") for t in TABLES],
     shell: "{PY} -m evaluation.tables --profile {PROFILE} --results results"
 
 
-rule figures:
-    input: rules.aggregate.output
-    output: OUT + "/figures/samples.png", OUT + "/figures/samples.pdf"
+rule plots:
+    input: AGGREGATES
+    output:
+        [report(f"{OUT}/figures/{f}.png", category="Figures") for f in FIGURES],
+        expand(OUT + "/figures/{figure}.pdf", figure=FIGURES),
     shell: "{PY} -m evaluation.figures --profile {PROFILE} --results results"
+
+
+rule claims:
+    """results/<profile>/claims.md: every claim of SPEC §6 with its effect, CI over seeds and verdict."""
+    input: AGGREGATES[:2], OUT + "/figures/bilinear_game.csv"
+    output: report(OUT + "/claims.md", category="Claims")
+    shell: "{PY} -m evaluation.claims --profile {PROFILE} --results results"
 
 
 rule bilinear_game:
     """Paper Prop. 1 / Fig. 2 (SPEC §6 C6): WGAN, its regularised variants and Stein Bridging on the bilinear game;
     a deterministic simulation, no training. Every `bilinear_game:` key becomes a flag."""
     output:
-        png=OUT + "/figures/bilinear_game.png",
+        png=report(OUT + "/figures/bilinear_game.png", category="Figures"),
         pdf=OUT + "/figures/bilinear_game.pdf",
         csv=OUT + "/figures/bilinear_game.csv",
     params:
         flags=" ".join(f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
                        for k, v in config["bilinear_game"].items()),
     shell: "{PY} -m evaluation.bilinear_game --out-dir {OUT}/figures {params.flags}"
+
+
+rule bench:
+    """Per-iteration cost of every registered method and of a naive eager Joint-W (methods/bench.py); run alone
+    (`snakemake --cores 1 bench`): timings need an otherwise idle core."""
+    output: OUT + "/tables/bench.md", OUT + "/tables/bench.csv"
+    log: OUT + "/logs/bench.log"
+    shell: "{PY} -m methods.bench --dataset two_circle --out {OUT}/tables/bench > {log} 2>&1"

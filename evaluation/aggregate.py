@@ -1,10 +1,18 @@
-"""Collect every run's metrics.json into results/<profile>/metrics.csv (SPEC §5), long format: one row per
-(dataset, setting, method, seed, metric), with the metric's defining parameters and provenance columns.
+"""Collect every run of a profile into results/<profile>/ (SPEC §5):
+
+* `metrics.csv`: long format, one row per (dataset, setting, method, seed, metric), with the metric's defining
+  parameters and provenance columns (git commit, config hash, package versions, device);
+* `runs.csv`: the completeness check, every run the profile expects with its status (ok, diverged or missing),
+  the failure record of a diverged run, and its cost (seconds per 1000 iterations from train.json; wall seconds and
+  peak resident memory from Snakemake's benchmark.tsv). Missing and diverged runs are listed, never dropped;
+* `curves.csv`: every run's learning curve (iteration, losses, MMD), long over runs;
+* `figure_data.npz`: what the figures draw beyond those tables, for seed 0 of the clean setting: up to
+  FIGURE_SAMPLES generated points per (dataset, method) and each energy model's density grid.
+
+Tables, figures and the claims report are made from these four files only, so they can be rebuilt after a fresh
+clone, where the default profile's aggregates are committed and the runs are not.
 
     python -m evaluation.aggregate --profile P [--results results]
-
-Also writes results/<profile>/runs.csv, the completeness check: every run the profile expects, with its status
-(ok, diverged or missing). Missing and diverged runs are listed there and reported, never silently dropped.
 """
 from __future__ import annotations
 
@@ -13,31 +21,58 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from methods import config as suite_config
 from methods.io import atomic_path, read_json
 
 IDENTITY = ["dataset", "setting", "method", "seed"]
+FIGURE_SAMPLES = 1000  # generated points per (dataset, method) kept for the sample figures
 
 
-def collect(profile: str, results: Path, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, runs = [], []
+def figure_key(run, kind: str) -> str:
+    return f"{kind}/{run.dataset}/{run.method}"
+
+
+def benchmark(path: Path) -> dict:
+    """Wall seconds and peak resident memory (MB) of the training job, from Snakemake's benchmark.tsv."""
+    if not path.exists():
+        return {"job_seconds": None, "max_rss_mb": None}
+    row = pd.read_csv(path, sep="\t").iloc[-1]
+    return {"job_seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "-" else None}
+
+
+def collect(profile: str, results: Path, cfg: dict):
+    rows, runs, curves, figure_data = [], [], [], {}
     for run in suite_config.runs(cfg):
-        path = results / profile / "runs" / run.path / "metrics.json"
+        run_dir = results / profile / "runs" / run.path
         ident = {"dataset": run.dataset, "setting": run.setting, "method": run.method, "seed": run.seed}
-        if not path.exists():
+        if not (run_dir / "metrics.json").exists():
             runs.append({**ident, "status": "missing", "failure": None})
             continue
-        rec = read_json(path)
-        runs.append({**ident, "status": rec["status"], "failure": json.dumps(rec.get("failure"))})
-        prov = {k: v for k, v in rec["provenance"].items()}
+        rec = read_json(run_dir / "metrics.json")
+        runs.append({**ident, "status": rec["status"], "failure": json.dumps(rec.get("failure")),
+                     "iterations": rec["train"]["iterations"],
+                     "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
+                     **benchmark(run_dir / "benchmark.tsv")})
         for metric, entry in rec["metrics"].items():
             rows.append({"profile": profile, **ident, "metric": metric, "value": entry["value"],
                          "params": json.dumps(entry["params"], sort_keys=True), "status": rec["status"],
-                         "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
-                         "iterations": rec["train"]["iterations"], **prov})
-    return pd.DataFrame(rows), pd.DataFrame(runs)
+                         "iterations": rec["train"]["iterations"], **rec["provenance"]})
+        if (run_dir / "curve.csv").exists() and (run_dir / "curve.csv").stat().st_size > 1:
+            curves.append(pd.read_csv(run_dir / "curve.csv").assign(**ident))
+        if run.setting == "clean" and run.seed == 0 and rec["status"] == "ok":
+            samples = np.load(run_dir / "samples.npy")
+            if len(samples):
+                figure_data[figure_key(run, "samples")] = samples[:FIGURE_SAMPLES]
+            if (run_dir / "density.npz").exists():
+                with np.load(run_dir / "density.npz") as f:
+                    for k in f.files:
+                        figure_data[figure_key(run, "density") + "/" + k] = f[k]
+    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
+    curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]
+    return pd.DataFrame(rows), pd.DataFrame(runs), curves, figure_data
 
 
 def main(argv=None) -> None:
@@ -46,12 +81,13 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
     args = parser.parse_args(argv)
     cfg = suite_config.load(args.profile)
-    metrics, runs = collect(args.profile, Path(args.results), cfg)
+    metrics, runs, curves, figure_data = collect(args.profile, Path(args.results), cfg)
     out = Path(args.results) / args.profile
-    with atomic_path(out / "metrics.csv") as tmp:
-        metrics.to_csv(tmp, index=False)
-    with atomic_path(out / "runs.csv") as tmp:
-        runs.to_csv(tmp, index=False)
+    for name, table in (("metrics.csv", metrics), ("runs.csv", runs), ("curves.csv", curves)):
+        with atomic_path(out / name) as tmp:
+            table.to_csv(tmp, index=False)
+    with atomic_path(out / "figure_data.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **figure_data)
     counts = runs["status"].value_counts().to_dict()
     print(f"{len(runs)} runs expected: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=sys.stderr)
     for _, r in runs[runs["status"] != "ok"].iterrows():

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import datasets
-from datasets.settings import derive_seed
+from datasets.settings import Setting, derive_seed, sample_noise
 from evaluation import metrics2d as m
 from methods.config import ROOT
 from methods.io import read_json, write_json
@@ -28,6 +28,9 @@ from methods.io import read_json, write_json
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
 AUC_NEGATIVES_PER_MEAN = 10  # SPEC §4.2
 MMD_BANDWIDTH = 1.0  # SPEC §4.1
+CONTAMINATION_HELD_OUT = 1000  # auc_contamination: fresh clean points and as many fresh noise points (SPEC §4.2)
+STABILITY_TAIL = 0.4  # SPEC §4.3: spread of the learning-curve MMD over the last 40% of training
+FIGURE_GRID = 100  # the energy's density for figures on a coarser grid (stored per run, figures/ rebuilds from it)
 
 
 def provenance(config_hash: str | None) -> dict:
@@ -86,32 +89,67 @@ def energy_metrics(method, clean: np.ndarray, ds, seed: int) -> dict:
     }
 
 
-def evaluate_run(status: dict, method, samples: np.ndarray, clean: np.ndarray) -> dict:
+def contamination_metrics(method, ds, setting: Setting, seed: int) -> dict:
+    """auc_contamination (SPEC §4.2): −E ranks fresh clean points above fresh points of the setting's noise model."""
+    rng = np.random.default_rng(derive_seed(ds.name, str(setting), "auc_contamination", seed))
+    clean = ds.sample(CONTAMINATION_HELD_OUT, rng)
+    noise = sample_noise(ds, setting.noise, CONTAMINATION_HELD_OUT, rng)
+    return {"auc_contamination": {
+        "value": m.auc(-energies(method, clean), -energies(method, noise)),
+        "params": {"positives": f"{CONTAMINATION_HELD_OUT} held-out clean points",
+                   "negatives": f"{CONTAMINATION_HELD_OUT} held-out noise points ({setting.noise})", "score": "-E"}}}
+
+
+def stability_metrics(curve: list[dict], iterations: int) -> dict:
+    """mmd_spread (SPEC §4.3): standard deviation of the learning-curve MMD over the last 40% of training."""
+    tail = [row["mmd"] for row in curve if "mmd" in row and row["iteration"] > (1 - STABILITY_TAIL) * iterations]
+    if len(tail) < 2:
+        return {}
+    return {"mmd_spread": {"value": float(np.std(tail, ddof=1)),
+                           "params": {"statistic": "std of curve MMD", "window": f"last {STABILITY_TAIL:.0%}",
+                                      "points": len(tail)}}}
+
+
+def density_grid(method, clean: np.ndarray, ds) -> dict:
+    """The model's energy on a FIGURE_GRID² grid over the evaluation box, for the density figures (paper Fig. 4)."""
+    gx, gy = ds.grid(clean, FIGURE_GRID)
+    e = energies(method, np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
+    return {"grid_x": gx.astype(np.float32), "grid_y": gy.astype(np.float32), "energy": e.astype(np.float32)}
+
+
+def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: list[dict] | None = None) -> dict:
     """The metrics.json record of a run from its status record (train.json), its trained method, its generated
-    samples and the clean training set."""
+    samples, its training set (datasets.make: `clean`, `setting`) and its learning curve."""
     ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
     record = {**ident, "status": status["status"], "failure": status.get("failure"), "metrics": {},
               "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
               "provenance": provenance(status.get("config_hash"))}
     if status["status"] != "ok":
         return record
-    ds = datasets.get(ident["dataset"])
+    ds, clean, setting = datasets.get(ident["dataset"]), data["clean"], Setting.parse(ident["setting"])
     method.eval()
     if method.has_generator:
         record["metrics"].update(generator_metrics(samples, clean, ds))
+        record["metrics"].update(stability_metrics(curve or [], status["iterations"]))
     if method.has_energy:
         record["metrics"].update(energy_metrics(method, clean, ds, ident["seed"]))
+        if setting.kind == "contaminated":
+            record["metrics"].update(contamination_metrics(method, ds, setting, ident["seed"]))
     return record
 
 
 def evaluate(run_dir, data_path) -> dict:
-    """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy) and training set."""
-    from methods.train import CHECKPOINT, SAMPLES, STATUS, load_method, load_training_set  # train imports us
+    """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy, curve.csv) and its
+    training set."""
+    import pandas as pd
+
+    from methods.train import CHECKPOINT, CURVE, SAMPLES, STATUS, load_method, load_training_set  # train imports us
 
     run_dir = Path(run_dir)
     status = read_json(run_dir / STATUS)
     method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
-    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path)["clean"])
+    curve = pd.read_csv(run_dir / CURVE).to_dict("records") if (run_dir / CURVE).stat().st_size > 1 else []
+    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path), curve)
 
 
 def main(argv=None) -> None:

@@ -1,9 +1,17 @@
-"""Figures from stored results (SPEC §5), seaborn, PNG + PDF in results/<profile>/figures/.
+"""Figures from a profile's aggregates (SPEC §5), seaborn, PNG + PDF in results/<profile>/figures/:
+
+* `samples_<dataset>`: generated samples of every method with a generator (clean setting, seed 0) beside the
+  training data, mixture means marked (paper Fig. 3);
+* `density_<dataset>`: the true density and every energy model's density exp(−E), each relative to its maximum on
+  the grid (paper Fig. 4);
+* `curves`: MMD learning curves, mean and ±1 std band over seeds, per dataset and method family (paper Fig. 5);
+* `robustness`: HSR against the noise ratio (contamination) and density AUC against the training-set size
+  (limited data), mean ± std over seeds (paper Fig. 7).
+
+Made from curves.csv, metrics.csv and figure_data.npz only (evaluation/aggregate.py), so `snakemake figures`
+redraws them without training.
 
     python -m evaluation.figures --profile P [--results results]
-
-* `samples`: generated samples of every method with a generator on each dataset (clean setting, seed 0), over the
-  true mixture means (paper Fig. 3).
 """
 from __future__ import annotations
 
@@ -19,50 +27,168 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 import datasets  # noqa: E402
+from evaluation.tables import setting_value  # noqa: E402
 from methods import config as suite_config  # noqa: E402
 from methods.io import atomic_path  # noqa: E402
 
+FAMILIES = {  # the panels of the learning-curve figure
+    "GAN family": ["gan", "gan_lr", "gan_er", "gan_va", "joint_js"],
+    "WGAN family": ["wgan_gp", "wgan_lr", "wgan_er", "wgan_va", "joint_w", "joint_w_nobridge"],
+    "energy-based": ["egan", "dgm", "ebm_langevin"],
+}
+NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "ring8": "ring8", "grid25": "grid25"}
 
-def save(fig, stem: Path) -> None:
+
+def save(fig, stem: Path) -> list[Path]:
+    out = []
     for ext in ("png", "pdf"):
-        with atomic_path(stem.with_suffix(f".{ext}")) as tmp:
+        path = stem.with_suffix(f".{ext}")
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight")
+        out.append(path)
     plt.close(fig)
+    return out
 
 
-def samples_figure(root: Path, runs: pd.DataFrame):
-    """Grid of scatter plots: rows = datasets, columns = methods that produced samples."""
-    ok = runs[(runs["setting"] == "clean") & (runs["seed"] == 0) & (runs["status"] == "ok")]
-    panels = {}
-    for r in ok.itertuples():
-        path = root / "runs" / r.dataset / r.setting / r.method / "seed0" / "samples.npy"
-        if path.exists() and len(x := np.load(path)):
-            panels[(r.dataset, r.method)] = x
-    names = sorted({d for d, _ in panels}, key=list(datasets.DATASETS).index)
-    methods = sorted({m for _, m in panels})
-    if not panels:
-        fig, ax = plt.subplots(figsize=(4, 2))
-        ax.text(0.5, 0.5, "no generator samples in this profile", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
-    fig, axes = plt.subplots(len(names), len(methods), figsize=(2.6 * len(methods), 2.6 * len(names)),
-                             squeeze=False)
-    for i, d in enumerate(names):
-        ds = datasets.get(d)
-        for j, meth in enumerate(methods):
-            ax = axes[i, j]
-            if (d, meth) in panels:
-                x = panels[(d, meth)]
-                sns.scatterplot(x=x[:, 0], y=x[:, 1], s=3, alpha=0.4, linewidth=0, ax=ax, color="C0")
-            ax.scatter(ds.means[:, 0], ds.means[:, 1], s=8, c="C3", marker="x", linewidths=0.8)
-            lim = np.abs(ds.means).max() * 1.6
-            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal")
-            if i == 0:
-                ax.set_title(meth)
-            if j == 0:
-                ax.set_ylabel(d)
-    fig.suptitle("Generated samples (blue) and mixture means (red ×), clean setting, seed 0")
+def placeholder(text: str):
+    fig, ax = plt.subplots(figsize=(5, 1.5))
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    ax.set_axis_off()
     return fig
+
+
+def grid_axes(n: int, ncols: int = 5, size: float = 2.4):
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(size * min(n, ncols), size * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    return fig, axes.ravel()
+
+
+def entries(data, kind: str, dataset: str) -> dict[str, str]:
+    """{method: key prefix} of figure_data entries of `kind` (samples, density) on `dataset`."""
+    out = {}
+    for key in data.files:
+        parts = key.split("/")
+        if parts[0] == kind and parts[1] == dataset:
+            out[parts[2]] = "/".join(parts[:3])
+    return dict(sorted(out.items()))
+
+
+def samples_figure(data, dataset: str, clean: np.ndarray | None):
+    ds = datasets.get(dataset)
+    panels = entries(data, "samples", dataset)
+    fig, axes = grid_axes(len(panels) + 1)
+    lim = np.abs(ds.means).max() * 1.6
+    for ax, (title, x) in zip(axes, [("training data", clean)] + [(m, data[k]) for m, k in panels.items()]):
+        if x is not None:
+            sns.scatterplot(x=x[:, 0], y=x[:, 1], s=3, alpha=0.4, linewidth=0, ax=ax, color="C0",
+                            label="samples" if ax is axes[0] else None, legend=False)
+        ax.scatter(ds.means[:, 0], ds.means[:, 1], s=8, c="C3", marker="x", linewidths=0.8,
+                   label="mixture means" if ax is axes[0] else None)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title, xlabel="$x_1$", ylabel="$x_2$")
+        ax.label_outer()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, markerscale=3)
+    fig.suptitle(f"{NAMES[dataset]}: generated samples (clean setting, seed 0)")
+    return fig
+
+
+def density_figure(data, dataset: str):
+    ds = datasets.get(dataset)
+    panels = entries(data, "density", dataset)
+    fig, axes = grid_axes(len(panels) + 1, ncols=4, size=2.6)
+    first = data[next(iter(panels.values())) + "/grid_x"], data[next(iter(panels.values())) + "/grid_y"]
+    gx, gy = first
+    true = ds.density(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
+    images = [("true density", true / true.max())]
+    for m, k in panels.items():
+        e = data[k + "/energy"].astype(np.float64)
+        images.append((m, np.exp(-(e - e.min()))))  # exp(−E) relative to its maximum on the grid
+    for ax, (title, img) in zip(axes, images):
+        mesh = ax.pcolormesh(gx, gy, img, cmap="viridis", shading="auto", rasterized=True, vmin=0, vmax=1)
+        ax.set(aspect="equal", title=title, xlabel="$x_1$", ylabel="$x_2$")
+        ax.label_outer()
+    fig.colorbar(mesh, ax=list(axes), shrink=0.6, label="density / its maximum on the grid")
+    fig.suptitle(f"{NAMES[dataset]}: model densities exp(−E) (clean setting, seed 0)")
+    return fig
+
+
+def curves_figure(curves: pd.DataFrame):
+    df = curves[(curves["setting"] == "clean") & curves["dataset"].isin(["two_circle", "two_spiral"])]
+    df = df.dropna(subset=["mmd"]) if "mmd" in df else df.iloc[0:0]
+    present = [(d, fam) for d in ["two_circle", "two_spiral"] for fam, ms in FAMILIES.items()
+               if not df[(df["dataset"] == d) & df["method"].isin(ms)].empty]
+    if not present:
+        return placeholder("no learning curves in this profile")
+    datasets_ = sorted({d for d, _ in present}, key=list(NAMES).index)
+    fams = [f for f in FAMILIES if any(f == g for _, g in present)]
+    fig, axes = plt.subplots(len(datasets_), len(fams), figsize=(4.2 * len(fams), 3.2 * len(datasets_)),
+                             squeeze=False, sharex=True)
+    for i, d in enumerate(datasets_):
+        for j, fam in enumerate(fams):
+            ax = axes[i, j]
+            sub = df[(df["dataset"] == d) & df["method"].isin(FAMILIES[fam])]
+            if not sub.empty:
+                sns.lineplot(data=sub, x="iteration", y="mmd", hue="method", errorbar="sd", ax=ax,
+                             hue_order=[m for m in FAMILIES[fam] if m in set(sub["method"])])
+                ax.set_yscale("log")
+                ax.legend(title=None, fontsize=7)
+            ax.set(title=f"{NAMES[d]}: {fam}", xlabel="iteration", ylabel="MMD² (log scale)")
+    fig.suptitle("MMD against iteration: mean and ±1 std over seeds (clean setting)")
+    fig.tight_layout()
+    return fig
+
+
+def robustness_figure(metrics: pd.DataFrame):
+    panels = [("contaminated", "hsr", "noise ratio r", "HSR", "contamination (Two-Circle)"),
+              ("limited", "auc", "training-set size n", "density AUC", "limited data (Two-Spiral)")]
+    panels = [p for p in panels if not metrics[metrics["setting"].str.startswith(p[0]) &
+                                               (metrics["metric"] == p[1])].empty]
+    if not panels:
+        return placeholder("no contaminated or limited-data runs in this profile")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (kind, metric, xlabel, ylabel, title) in zip(axes[0], panels):
+        df = metrics[metrics["setting"].str.startswith(kind) & (metrics["metric"] == metric)].copy()
+        df[xlabel] = df["setting"].map(setting_value)
+        sns.lineplot(data=df, x=xlabel, y="value", hue="method", style="method", markers=True, dashes=False,
+                     errorbar="sd", ax=ax)
+        ax.set(title=title, ylabel=ylabel)
+        ax.legend(title=None)
+    fig.suptitle("Robustness: mean ± 1 std over seeds")
+    fig.tight_layout()
+    return fig
+
+
+def figure_names(cfg: dict) -> list[str]:
+    """The figures this profile draws (Snakefile outputs), without extension."""
+    names = ["curves", "robustness"]
+    seen = {d for exp in cfg["experiments"].values() for d in exp["datasets"] if "clean" in exp["settings"]}
+    for d in sorted(seen, key=list(NAMES).index):
+        names += [f"samples_{d}", f"density_{d}"]
+    return names
+
+
+def make_figures(root: Path, cfg: dict) -> None:
+    sns.set_theme(style="whitegrid", context="paper")
+    metrics = pd.read_csv(root / "metrics.csv")
+    curves = pd.read_csv(root / "curves.csv")
+    out = root / "figures"
+    with np.load(root / "figure_data.npz") as data:
+        for name in figure_names(cfg):
+            kind, _, dataset = name.partition("_")
+            if kind == "samples":
+                clean = datasets.get(dataset).sample(1000, np.random.default_rng(0))
+                fig = samples_figure(data, dataset, clean) if entries(data, "samples", dataset) else \
+                    placeholder(f"no generator samples on {dataset}")
+            elif kind == "density":
+                fig = density_figure(data, dataset) if entries(data, "density", dataset) else \
+                    placeholder(f"no energy models on {dataset}")
+            elif name == "curves":
+                fig = curves_figure(curves)
+            else:
+                fig = robustness_figure(metrics)
+            save(fig, out / name)
 
 
 def main(argv=None) -> None:
@@ -70,10 +196,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", required=True)
     parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
     args = parser.parse_args(argv)
-    root = Path(args.results) / args.profile
-    runs = pd.read_csv(root / "runs.csv")
-    sns.set_theme(style="white", context="paper")
-    save(samples_figure(root, runs), root / "figures" / "samples")
+    make_figures(Path(args.results) / args.profile, suite_config.load(args.profile))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
-"""Tables from results/<profile>/metrics.csv (SPEC §5): Markdown, LaTeX and CSV, mean ± std over seeds with the
-number of seeds, and how many diverged.
+"""Tables from results/<profile>/metrics.csv and runs.csv (SPEC §5): Markdown, LaTeX and CSV in tables/, every cell
+mean ± std over seeds, with the number of seeds evaluated out of those expected, and how many diverged.
 
     python -m evaluation.tables --profile P [--results results]
 
 * `synthetic`: the paper's synthetic table: methods × {Two-Circle, Two-Spiral} × {MMD, HSR, KLD, JSD, AUC},
   extended with modes covered and FD (clean setting);
-* `modes`: ring8 / grid25 modes covered and HSR;
-* `runtime`: seconds per 1000 training iterations of each method (the training loop only, from train.json; one
-  torch thread unless the profile says otherwise), mean ± std over every run of the method, per dataset.
+* `modes`: ring8 / grid25 modes covered, HSR and MMD (clean setting);
+* `contamination`: HSR (and, for energy models, auc_contamination) against the noise ratio (paper Fig. 7, left);
+* `limited`: density AUC against the training-set size (paper Fig. 7, right);
+* `runtime`: per method, seconds per 1000 training iterations (the training loop alone, from train.json; one torch
+  thread unless the profile says otherwise), wall seconds of the whole job and its peak resident memory (Snakemake's
+  benchmark: records), over every run of the method.
 """
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +24,12 @@ import pandas as pd
 from methods import config as suite_config
 from methods.io import atomic_path, write_text
 
-TABLES = {
+LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd", "mmd_spread"}
+# table name -> (datasets, metrics) for the clean setting
+CLEAN_TABLES = {
     "synthetic": (["two_circle", "two_spiral"], ["mmd", "hsr", "modes_covered", "fd", "kld", "jsd", "auc"]),
     "modes": (["ring8", "grid25"], ["modes_covered", "hsr", "mmd"]),
 }
-LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd"}
 
 
 def mean_std(values: pd.Series) -> str:
@@ -34,39 +39,96 @@ def mean_std(values: pd.Series) -> str:
     return f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.3f}"
 
 
-def summary(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], names: list[str],
-            setting: str = "clean") -> pd.DataFrame:
-    """Rows: methods; columns: (dataset, metric) as "mean ± std", then n (seeds evaluated) and diverged."""
-    df = metrics[(metrics["setting"] == setting) & metrics["dataset"].isin(datasets) & metrics["metric"].isin(names)]
-    if df.empty:
+def seed_counts(runs: pd.DataFrame, index: str = "method") -> pd.DataFrame:
+    """`n seeds` (evaluated/expected) and `diverged` per value of `index`."""
+    ok = runs[runs["status"] == "ok"].groupby(index).size()
+    total = runs.groupby(index).size()
+    out = pd.DataFrame({"n seeds": ok.reindex(total.index).fillna(0).astype(int).astype(str) + "/" +
+                        total.astype(str),
+                        "diverged": runs[runs["status"] == "diverged"].groupby(index).size()
+                        .reindex(total.index).fillna(0).astype(int)})
+    return out
+
+
+def label(metric: str) -> str:
+    return metric + (" ↓" if metric in LOWER_IS_BETTER else "")
+
+
+def clean_table(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], names: list[str]) -> pd.DataFrame:
+    """Rows: methods; columns: "dataset metric" as mean ± std, then n seeds and diverged."""
+    df = metrics[(metrics["setting"] == "clean") & metrics["dataset"].isin(datasets) & metrics["metric"].isin(names)]
+    r = runs[(runs["setting"] == "clean") & runs["dataset"].isin(datasets)]
+    if r.empty:
         return pd.DataFrame()
     table = df.pivot_table(index="method", columns=["dataset", "metric"], values="value", aggfunc=mean_std)
     cols = [(d, n) for d in datasets for n in names if (d, n) in table.columns]
-    table = table.reindex(columns=pd.MultiIndex.from_tuples(cols)).fillna("–")
-    r = runs[(runs["setting"] == setting) & runs["dataset"].isin(datasets)]
-    table[("", "n seeds")] = r[r["status"] == "ok"].groupby("method").size() \
-        .reindex(table.index).fillna(0).astype(int).astype(str) + "/" + \
-        r.groupby("method").size().reindex(table.index).astype(str)
-    table[("", "diverged")] = r[r["status"] == "diverged"].groupby("method").size() \
-        .reindex(table.index).fillna(0).astype(int)
-    table.columns = [f"{d} {n}".strip() + (" ↓" if n in LOWER_IS_BETTER else "") for d, n in table.columns]
+    table = table.reindex(index=sorted(r["method"].unique()), columns=pd.MultiIndex.from_tuples(cols)).fillna("–")
+    table.columns = [f"{d} {label(n)}" for d, n in table.columns]
+    return table.join(seed_counts(r))
+
+
+def setting_value(setting: str) -> float:
+    """The number in a setting's name: the noise ratio of contaminated-<r>, the size of limited-<n>."""
+    return float(re.split(r"-", setting)[1])
+
+
+def sweep_table(metrics: pd.DataFrame, runs: pd.DataFrame, kind: str, names: list[str]) -> pd.DataFrame:
+    """Rows: (method, metric); columns: the settings of `kind` (contaminated / limited) in numeric order."""
+    df = metrics[metrics["setting"].str.startswith(kind) & metrics["metric"].isin(names)]
+    if df.empty:
+        return pd.DataFrame()
+    table = df.pivot_table(index=["dataset", "method", "metric"], columns="setting", values="value",
+                           aggfunc=mean_std)
+    table = table[sorted(table.columns, key=setting_value)].fillna("–")
+    table.index = [f"{d} {m} {label(n)}" for d, m, n in table.index]
+    r = runs[runs["setting"].str.startswith(kind)]
+    counts = seed_counts(r.assign(key=r["dataset"] + " " + r["method"]), "key")
+    table["n seeds"] = [counts.loc[" ".join(i.split(" ")[:2]), "n seeds"] for i in table.index]
     return table
 
 
-def runtime_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    per_run = metrics.drop_duplicates(["dataset", "setting", "method", "seed"])
-    table = per_run.pivot_table(index="method", columns="dataset", values="seconds_per_1000_iterations",
-                                aggfunc=mean_std).fillna("–")
-    table.columns = [f"{d} s/1000 it" for d in table.columns]
-    table["runs"] = per_run.groupby("method").size()
+def runtime_table(runs: pd.DataFrame) -> pd.DataFrame:
+    ok = runs[runs["status"] != "missing"]
+    if ok.empty:
+        return pd.DataFrame()
+    table = ok.groupby("method").agg(
+        **{"s / 1000 iterations": ("seconds_per_1000_iterations", mean_std),
+           "job wall s": ("job_seconds", mean_std),
+           "peak RSS MB": ("max_rss_mb", lambda v: f"{v.max():.0f}" if v.notna().any() else "–"),
+           "runs": ("seed", "size")})
     return table
 
 
 def write_table(table: pd.DataFrame, stem: Path, caption: str) -> None:
+    if table.empty:
+        table = pd.DataFrame({"note": ["no runs of this kind in this profile"]})
     write_text(stem.with_suffix(".md"), f"{caption}\n\n{table.to_markdown()}\n")
     write_text(stem.with_suffix(".tex"), table.to_latex(caption=caption, escape=True))
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         table.to_csv(tmp)
+
+
+TABLES = ["synthetic", "modes", "contamination", "limited", "runtime"]
+
+
+def make_tables(root: Path, profile: str) -> None:
+    metrics, runs = pd.read_csv(root / "metrics.csv"), pd.read_csv(root / "runs.csv")
+    n = runs.groupby(["dataset", "setting", "method"]).size()
+    per_cell = f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds; `n seeds` = evaluated/expected"
+    for name, (datasets, names) in CLEAN_TABLES.items():
+        write_table(clean_table(metrics, runs, datasets, names), root / "tables" / name,
+                    f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better.")
+    write_table(sweep_table(metrics, runs, "contaminated", ["hsr", "auc_contamination"]),
+                root / "tables" / "contamination",
+                f"Table `contamination` (profile {profile}): HSR and auc_contamination against the noise ratio "
+                f"(paper Fig. 7, left); {per_cell}.")
+    write_table(sweep_table(metrics, runs, "limited", ["auc", "kld"]), root / "tables" / "limited",
+                f"Table `limited` (profile {profile}): density AUC and KLD against the training-set size (paper "
+                f"Fig. 7, right); {per_cell}. ↓: lower is better.")
+    write_table(runtime_table(runs), root / "tables" / "runtime",
+                f"Table `runtime` (profile {profile}): training seconds per 1000 iterations (the loop alone, "
+                f"train.json), wall seconds of the whole job and its peak resident memory (Snakemake benchmark), "
+                f"mean ± std over runs.")
 
 
 def main(argv=None) -> None:
@@ -74,19 +136,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", required=True)
     parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
     args = parser.parse_args(argv)
-    root = Path(args.results) / args.profile
-    metrics, runs = pd.read_csv(root / "metrics.csv"), pd.read_csv(root / "runs.csv")
-    for name, (datasets, names) in TABLES.items():
-        table = summary(metrics, runs, datasets, names)
-        n = runs.groupby(["dataset", "setting", "method"]).size()
-        caption = (f"Table `{name}` (profile {args.profile}): mean ± std over seeds (up to {int(n.max()) if len(n) else 0}"
-                   f" per cell; `n seeds` = evaluated/expected). ↓: lower is better.")
-        if table.empty:
-            table = pd.DataFrame({"note": [f"no runs on {', '.join(datasets)} in this profile"]})
-        write_table(table, root / "tables" / name, caption)
-    write_table(runtime_table(metrics), root / "tables" / "runtime",
-                f"Table `runtime` (profile {args.profile}): seconds per 1000 training iterations (training loop "
-                f"only), mean ± std over runs.")
+    make_tables(Path(args.results) / args.profile, args.profile)
 
 
 if __name__ == "__main__":

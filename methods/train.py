@@ -7,7 +7,8 @@ Reads the stored training set, builds the method from its hyper-parameters and a
 learning-curve row (losses, MMD of `curve_samples` generated points against the clean data); every
 `checkpoint_every` iterations and at the end a checkpoint (networks, optimisers, iteration, curve and every
 random-number-generator state), from which a killed job resumes. Writes, in DIR: checkpoint.pt, samples.npy,
-curve.csv, train.json (status, iterations, timings) and, evaluated in this process, metrics.json
+curve.csv, train.json (status, iterations, timings), density.npz (energy methods: E on a coarse grid, for figures)
+and, evaluated in this process, metrics.json
 (evaluation/evaluate.py). Non-finite losses stop the run with status "diverged".
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from methods import config as suite_config
 from methods.io import atomic_path, write_json
 
 CHECKPOINT, SAMPLES, CURVE, STATUS, METRICS = "checkpoint.pt", "samples.npy", "curve.csv", "train.json", "metrics.json"
+DENSITY = "density.npz"  # energy methods: the model's energy on a coarse grid, for figures
 
 
 class Batches:
@@ -163,9 +165,12 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
               "seconds_per_1000_iterations": 1000 * train_seconds / done if done > 0 else None,
               "threads": threads, "seed_value": seed_value, "config_hash": meta["config_hash"], "hparams": hp}
     write_json(run_dir / STATUS, record)
-    from evaluation.evaluate import evaluate_run  # here: evaluation imports this module's file helpers
+    from evaluation.evaluate import density_grid, evaluate_run  # here: evaluation imports this module's helpers
 
-    write_json(run_dir / METRICS, evaluate_run(record, method, samples, data["clean"]))
+    if method.has_energy and status == "ok":  # for the density figures (aggregated into figure_data.npz)
+        with atomic_path(run_dir / DENSITY) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **density_grid(method, data["clean"], datasets.get(ident["dataset"])))
+    write_json(run_dir / METRICS, evaluate_run(record, method, samples, data, curve))
     return record
 
 

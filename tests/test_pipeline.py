@@ -3,15 +3,20 @@ one-file-one-entry extension contract, and configuration errors caught before an
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pandas as pd
 import pytest
 
+import methods
+from evaluation.figures import figure_names
+from evaluation.tables import TABLES
 from methods import config as suite_config
 from tests.conftest import copy_repo, snakemake
 
-pytestmark = pytest.mark.slow
+# slow; one xdist worker runs the whole module, so the smoke DAG runs once (pyproject: --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +53,19 @@ def test_smoke_outputs(smoke):
     assert set(cfg["methods"]) <= set(metrics["method"])  # every configured method ran
     assert {"hsr", "mmd", "kld", "auc"} <= set(metrics["metric"])
     assert metrics["value"].notna().all()
-    for table in ("synthetic", "modes"):
+    for table in TABLES:
         for ext in ("md", "tex", "csv"):
             assert (smoke / "tables" / f"{table}.{ext}").stat().st_size > 0
     assert "wgan_gp" in (smoke / "tables" / "synthetic.md").read_text()
-    assert (smoke / "figures" / "samples.png").stat().st_size > 1000
+    for figure in figure_names(cfg) + ["bilinear_game"]:
+        assert (smoke / "figures" / f"{figure}.png").stat().st_size > 1000, figure
+        assert (smoke / "figures" / f"{figure}.pdf").stat().st_size > 1000, figure
+    claims = (smoke / "claims.md").read_text()
+    assert all(f"## C{k}:" in claims for k in range(1, 9))
+    curves = pd.read_csv(smoke / "curves.csv")
+    assert set(curves["method"]) == {r.method for r in expected}  # every run logs its losses
+    with_mmd = set(curves.dropna(subset=["mmd"])["method"])
+    assert with_mmd == {r.method for r in expected if methods.get(r.method).has_generator}
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke):
@@ -96,3 +109,18 @@ def test_bad_config_stops_before_any_job(tmp_path, override, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not any((repo / "results").iterdir()), "nothing may be written"
+
+
+def test_figures_target_redraws_from_the_aggregates_without_training(smoke):
+    repo = smoke.parents[1]
+    shutil.rmtree(smoke / "runs")  # as after a fresh clone: only the aggregates are there
+    for path in [*smoke.glob("tables/*"), *smoke.glob("figures/*.p*"), smoke / "claims.md"]:
+        path.unlink()
+    proc = snakemake(["--cores", "2", "figures", "--config", "profile=smoke"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rule train" not in proc.stdout + proc.stderr
+    assert (smoke / "claims.md").exists() and (smoke / "figures" / "curves.png").exists()
+    assert (smoke / "tables" / "synthetic.md").exists()
+    proc = snakemake(["--report", str(repo / "report.html"), "--config", "profile=smoke"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (repo / "report.html").stat().st_size > 100_000
