@@ -14,6 +14,7 @@ import sys
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
+import datasets  # noqa: E402
 from methods import config as suite_config  # noqa: E402
 from evaluation.figures import figure_names  # noqa: E402
 from evaluation.tables import TABLES  # noqa: E402
@@ -58,20 +59,48 @@ rule figures:
     input: OUTPUTS
 
 
+def data_path(w):
+    """`--path DIR` for an image dataset read from a local directory (config `images: paths:`)."""
+    path = config["images"]["paths"].get(w.dataset)
+    return f"--path {shlex.quote(str(path))}" if path else ""
+
+
 rule data:
     """The stored training set of one (dataset, setting, seed): every method trains on the same points."""
     output: OUT + "/data/{dataset}/{setting}/seed{seed}.npz"
     log: OUT + "/logs/data/{dataset}/{setting}/seed{seed}.log"
+    params: path=data_path
     shell:
         "{PY} -m datasets.make --dataset {wildcards.dataset} --setting {wildcards.setting} "
-        "--seed {wildcards.seed} --out {output} 2> {log}"
+        "--seed {wildcards.seed} {params.path} --out {output} 2> {log}"
+
+
+rule classifier:
+    """The image track's feature classifier (SPEC §4.4: fid_classifier, is_classifier, class_coverage), trained
+    on the clean training split of the dataset; its held-out accuracy is stored beside it."""
+    input: OUT + "/data/{dataset}/clean/seed0.npz"
+    output: OUT + "/classifiers/{dataset}.pt"
+    log: OUT + "/logs/classifier/{dataset}.log"
+    benchmark: OUT + "/logs/classifier/{dataset}.benchmark.tsv"
+    threads: config["training"]["threads"]
+    params: c=config["images"]["classifier"]
+    shell:
+        "{PY} -m evaluation.classifier --data {input} --out {output} --steps {params.c[steps]} "
+        "--batch-size {params.c[batch_size]} --lr {params.c[lr]} --threads {threads} > {log} 2>&1"
+
+
+def train_inputs(w):
+    inputs = {"data": f"{OUT}/data/{w.dataset}/{w.setting}/seed{w.seed}.npz"}
+    if datasets.is_image(w.dataset):
+        inputs["classifier"] = f"{OUT}/classifiers/{w.dataset}.pt"
+    return inputs
 
 
 rule train:
     """One run: training, then its evaluation in the same process (metrics.json; the model is in memory, and a
     separate job would spend seconds importing torch). checkpoint.pt is deliberately not an output: Snakemake
     deletes outputs before a job runs, and the checkpoint must survive a killed job so that the rerun resumes."""
-    input: data=rules.data.output[0]
+    input: unpack(train_inputs)
     output:
         status=RUN + "/train.json",
         samples=RUN + "/samples.npy",
@@ -81,14 +110,15 @@ rule train:
     benchmark: RUN + "/benchmark.tsv"
     threads: config["training"]["threads"]
     resources:
-        mem_mb=2000,
+        mem_mb=lambda w: 4000 if datasets.is_image(w.dataset) else 2000,
         runtime=lambda w: max(10, config["training"]["iterations"] // 500),  # minutes, for cluster executors
     params:
-        hp=lambda w: shlex.quote(json.dumps(suite_config.hparams(config, w.method), sort_keys=True)),
+        hp=lambda w: shlex.quote(json.dumps(suite_config.hparams(config, w.method, w.dataset), sort_keys=True)),
+        classifier=lambda w, input: f"--classifier {input.classifier}" if "classifier" in input.keys() else "",
         run_dir=RUN,
     shell:
         "{PY} -m methods.train --data {input.data} --method {wildcards.method} --run-dir {params.run_dir} "
-        "--hparams {params.hp} --threads {threads} >> {log} 2>&1"
+        "--hparams {params.hp} --threads {threads} {params.classifier} >> {log} 2>&1"
 
 
 rule aggregate:

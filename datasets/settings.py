@@ -69,10 +69,15 @@ class Setting:
             return f"limited-{self.n}"
         return "clean"
 
-    def check(self, dataset: GaussianMixture) -> None:
+    def check(self, dataset) -> None:
+        """Whether this setting applies to `dataset` (a 2-D mixture or an image dataset: anything with `name` and
+        `n_train`)."""
         if self.kind == "limited" and self.n > dataset.n_train:
             raise ValueError(f"setting {self}: n = {self.n} is larger than {dataset.name}'s training set "
                              f"({dataset.n_train} points); choose n <= {dataset.n_train}")
+        if self.kind == "contaminated" and self.noise != "origin" and not hasattr(dataset, "means"):
+            raise ValueError(f"setting {self}: images have one noise model (uniform pixels); write "
+                             f"contaminated-{self.ratio:g}")
 
 
 def sample_noise(dataset: GaussianMixture, model: str, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,8 @@
   peak resident memory from Snakemake's benchmark.tsv). Missing and diverged runs are listed, never dropped;
 * `curves.csv`: every run's learning curve (iteration, losses, MMD), long over runs;
 * `figure_data.npz`: what the figures draw beyond those tables, for seed 0 of the clean setting: up to
-  FIGURE_SAMPLES generated points per (dataset, method) and each energy model's density grid.
+  FIGURE_SAMPLES generated points (2-D) or FIGURE_IMAGES images (uint8) per (dataset, method), and each 2-D energy
+  model's density grid.
 
 Tables, figures and the claims report are made from these four files only, so they can be rebuilt after a fresh
 clone, where the default profile's aggregates are committed and the runs are not.
@@ -29,6 +30,7 @@ from methods.io import atomic_path, read_json
 
 IDENTITY = ["dataset", "setting", "method", "seed"]
 FIGURE_SAMPLES = 1000  # generated points per (dataset, method) kept for the sample figures
+FIGURE_IMAGES = 64  # generated images per (dataset, method) kept for the image grids
 
 
 def figure_key(run, kind: str) -> str:
@@ -64,7 +66,10 @@ def collect(profile: str, results: Path, cfg: dict):
             curves.append(pd.read_csv(run_dir / "curve.csv").assign(**ident))
         if run.setting == "clean" and run.seed == 0 and rec["status"] == "ok":
             samples = np.load(run_dir / "samples.npy")
-            if len(samples):
+            if len(samples) and samples.ndim == 4:  # images: FIGURE_IMAGES of them as uint8 pixels
+                pixels = np.round((samples[:FIGURE_IMAGES].clip(-1, 1) + 1) * 127.5).astype(np.uint8)
+                figure_data[figure_key(run, "samples")] = pixels
+            elif len(samples):
                 figure_data[figure_key(run, "samples")] = samples[:FIGURE_SAMPLES]
             if (run_dir / "density.npz").exists():
                 with np.load(run_dir / "density.npz") as f:

@@ -26,6 +26,7 @@ from methods.config import ROOT
 from methods.io import read_json, write_json
 
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
+IMAGE_BATCH = 250  # … and on images in batches of this many
 AUC_NEGATIVES_PER_MEAN = 10  # SPEC §4.2
 MMD_BANDWIDTH = 1.0  # SPEC §4.1
 CONTAMINATION_HELD_OUT = 1000  # auc_contamination: fresh clean points and as many fresh noise points (SPEC §4.2)
@@ -46,9 +47,10 @@ def provenance(config_hash: str | None) -> dict:
 
 @torch.no_grad()
 def energies(method, x: np.ndarray) -> np.ndarray:
-    """E(x) for many points, in batches of GRID_BATCH."""
-    out = [method.energy(torch.as_tensor(x[i:i + GRID_BATCH], dtype=torch.float32)).double().numpy()
-           for i in range(0, len(x), GRID_BATCH)]
+    """E(x) for many points, in batches of GRID_BATCH (2-D points) or IMAGE_BATCH (images)."""
+    batch = GRID_BATCH if np.ndim(x) == 2 else IMAGE_BATCH
+    out = [method.energy(torch.as_tensor(x[i:i + batch], dtype=torch.float32)).double().numpy()
+           for i in range(0, len(x), batch)]
     return np.concatenate(out)
 
 
@@ -117,17 +119,75 @@ def density_grid(method, clean: np.ndarray, ds) -> dict:
     return {"grid_x": gx.astype(np.float32), "grid_y": gy.astype(np.float32), "energy": e.astype(np.float32)}
 
 
-def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: list[dict] | None = None) -> dict:
+def image_metrics(method, samples: np.ndarray, data: dict, classifier_path, setting: Setting, seed: int,
+                  n_negatives: int) -> dict:
+    """SPEC §4.4 on an image run: generator metrics in the feature space of the DAG's classifier (fid_classifier,
+    is_classifier, class_coverage, class_kl_uniform) and on pixels (mean_bias_l1/l2), FID with pytorch-fid's
+    InceptionV3 when its weights are present (else a missing value with the reason); energy metrics auc_ood
+    (−E ranks held-out test images above uniform-noise images / above overlays of two classes) and, on
+    contaminated settings, auc_contamination (held-out test images against fresh noise images)."""
+    from datasets.images import to_float
+    from evaluation import images as im
+    from evaluation.classifier import class_probs, features, load_classifier
+
+    x_test, y_test = to_float(data["x_test"]), data["y_test"]
+    out = {}
+    if method.has_generator:
+        model, meta = load_classifier(classifier_path)
+        space = (f"classifier penultimate layer ({features(model, x_test[:2]).shape[1]}-d; held-out accuracy "
+                 f"{meta['test_accuracy']:.3f})")
+        base = {"n_generated": len(samples), "n_real": len(x_test), "reference": "held-out test images"}
+        probs = class_probs(model, samples)
+        coverage = im.class_coverage(probs, model.arch["n_classes"])
+        fid_inc = im.fid_inception(samples, x_test)
+        out |= {
+            "fid_classifier": {"value": im.fid_from_features(features(model, samples), features(model, x_test)),
+                               "params": {**base, "feature_space": space}},
+            "is_classifier": {"value": im.inception_score(probs), "params": {**base, "classifier": space}},
+            "class_coverage": {"value": coverage["class_coverage"],
+                               "params": {"fraction_of_fair_share": 0.1, "classifier": space}},
+            "class_kl_uniform": {"value": coverage["class_kl_uniform"], "params": {"classifier": space}},
+            **{k: {"value": v, "params": {**base, "per": "pixel value"}}
+               for k, v in im.mean_bias(samples, x_test).items()},
+            "fid_inception": {"value": fid_inc["value"],
+                              "params": {**fid_inc["params"], **({"missing": fid_inc["reason"]}
+                                                                 if fid_inc["reason"] else {})}},
+        }
+    if method.has_energy:
+        rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_ood", seed))
+        neg = im.ood_negatives(x_test, y_test, n_negatives, rng)
+        e_real = energies(method, x_test)
+        for kind in ("noise", "overlay"):
+            out[f"auc_ood_{kind}"] = {"value": im.auc_scores(-e_real, -energies(method, neg[kind])),
+                                      "params": {"positives": f"{len(x_test)} held-out test images",
+                                                 "negatives": f"{n_negatives} {kind} images", "score": "-E"}}
+        if setting.kind == "contaminated":  # fresh images of the contamination's noise model (datasets/images.py)
+            rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_contamination", seed))
+            noise = to_float(rng.integers(0, 255, (n_negatives, *x_test.shape[1:]), dtype=np.uint8, endpoint=True))
+            out["auc_contamination"] = {
+                "value": im.auc_scores(-e_real, -energies(method, noise)),
+                "params": {"positives": f"{len(x_test)} held-out test images",
+                           "negatives": f"{n_negatives} fresh noise images (uniform pixels)", "score": "-E"}}
+    return out
+
+
+def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: list[dict] | None = None,
+                 classifier=None) -> dict:
     """The metrics.json record of a run from its status record (train.json), its trained method, its generated
-    samples, its training set (datasets.make: `clean`, `setting`) and its learning curve."""
+    samples, its training set (datasets.make) and its learning curve; image runs also need the DAG's classifier."""
     ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
     record = {**ident, "status": status["status"], "failure": status.get("failure"), "metrics": {},
               "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
               "provenance": provenance(status.get("config_hash"))}
     if status["status"] != "ok":
         return record
-    ds, clean, setting = datasets.get(ident["dataset"]), data["clean"], Setting.parse(ident["setting"])
+    setting = Setting.parse(ident["setting"])
     method.eval()
+    if datasets.is_image(ident["dataset"]):
+        record["metrics"] = image_metrics(method, samples, data, classifier, setting, ident["seed"],
+                                          status["hparams"]["ood_negatives"])
+        return record
+    ds, clean = datasets.get(ident["dataset"]), data["clean"]
     if method.has_generator:
         record["metrics"].update(generator_metrics(samples, clean, ds))
         record["metrics"].update(stability_metrics(curve or [], status["iterations"]))
@@ -138,9 +198,9 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
     return record
 
 
-def evaluate(run_dir, data_path) -> dict:
+def evaluate(run_dir, data_path, classifier=None) -> dict:
     """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy, curve.csv) and its
-    training set."""
+    training set (and, for an image run, the classifier)."""
     import pandas as pd
 
     from methods.train import CHECKPOINT, CURVE, SAMPLES, STATUS, load_method, load_training_set  # train imports us
@@ -149,7 +209,7 @@ def evaluate(run_dir, data_path) -> dict:
     status = read_json(run_dir / STATUS)
     method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
     curve = pd.read_csv(run_dir / CURVE).to_dict("records") if (run_dir / CURVE).stat().st_size > 1 else []
-    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path), curve)
+    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path), curve, classifier)
 
 
 def main(argv=None) -> None:
@@ -157,9 +217,10 @@ def main(argv=None) -> None:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--data", required=True, help="the run's training set .npz")
     parser.add_argument("--out", default=None, help="default: <run-dir>/metrics.json")
+    parser.add_argument("--classifier", default=None, help="image runs: results/<profile>/classifiers/<dataset>.pt")
     args = parser.parse_args(argv)
     try:
-        record = evaluate(args.run_dir, args.data)
+        record = evaluate(args.run_dir, args.data, args.classifier)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
     write_json(args.out or Path(args.run_dir) / "metrics.json", record)

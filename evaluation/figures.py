@@ -1,7 +1,8 @@
 """Figures from a profile's aggregates (SPEC §5), seaborn, PNG + PDF in results/<profile>/figures/:
 
 * `samples_<dataset>`: generated samples of every method with a generator (clean setting, seed 0) beside the
-  training data, mixture means marked (paper Fig. 3);
+  training data, mixture means marked (paper Fig. 3); on image datasets, grids of generated images beside real
+  ones;
 * `density_<dataset>`: the true density and every energy model's density exp(−E), each relative to its maximum on
   the grid (paper Fig. 4);
 * `curves`: MMD learning curves, mean and ±1 std band over seeds, per dataset and method family (paper Fig. 5);
@@ -73,6 +74,25 @@ def entries(data, kind: str, dataset: str) -> dict[str, str]:
         if parts[0] == kind and parts[1] == dataset:
             out[parts[2]] = "/".join(parts[:3])
     return dict(sorted(out.items()))
+
+
+def image_grid_figure(data, dataset: str, real: np.ndarray):
+    """One panel per method: an 8 × 8 mosaic of generated images (uint8), beside held-out real images."""
+    panels = entries(data, "samples", dataset)
+    fig, axes = grid_axes(len(panels) + 1, ncols=4, size=2.6)
+    for ax, (title, x) in zip(axes, [("real (held-out)", real)] + [(m, data[k]) for m, k in panels.items()]):
+        x = x[:64]
+        n, c, h, w = x.shape
+        side = int(np.ceil(np.sqrt(n)))
+        mosaic = np.zeros((c, side * h, side * w), dtype=np.uint8)
+        for i, img in enumerate(x):
+            r, q = divmod(i, side)
+            mosaic[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = img
+        ax.imshow(mosaic[0] if c == 1 else mosaic.transpose(1, 2, 0), cmap="gray" if c == 1 else None)
+        ax.set(title=title, xticks=[], yticks=[])
+        ax.grid(False)
+    fig.suptitle(f"{dataset}: generated images (clean setting, seed 0)")
+    return fig
 
 
 def samples_figure(data, dataset: str, clean: np.ndarray | None):
@@ -160,12 +180,19 @@ def robustness_figure(metrics: pd.DataFrame):
     return fig
 
 
+def real_images(cfg: dict, dataset: str, n: int = 64) -> np.ndarray:
+    """The first n held-out test images of an image dataset (uint8), for comparison beside the generated ones."""
+    from datasets import images
+
+    return images.load(dataset, cfg["images"]["paths"].get(dataset)).x_test[:n]
+
+
 def figure_names(cfg: dict) -> list[str]:
     """The figures this profile draws (Snakefile outputs), without extension."""
     names = ["curves", "robustness"]
     seen = {d for exp in cfg["experiments"].values() for d in exp["datasets"] if "clean" in exp["settings"]}
-    for d in sorted(seen, key=list(NAMES).index):
-        names += [f"samples_{d}", f"density_{d}"]
+    for d in sorted(seen, key=datasets.names().index):
+        names += [f"samples_{d}"] + ([] if datasets.is_image(d) else [f"density_{d}"])
     return names
 
 
@@ -177,10 +204,12 @@ def make_figures(root: Path, cfg: dict) -> None:
     with np.load(root / "figure_data.npz") as data:
         for name in figure_names(cfg):
             kind, _, dataset = name.partition("_")
-            if kind == "samples":
-                clean = datasets.get(dataset).sample(1000, np.random.default_rng(0))
-                fig = samples_figure(data, dataset, clean) if entries(data, "samples", dataset) else \
-                    placeholder(f"no generator samples on {dataset}")
+            if kind == "samples" and not entries(data, "samples", dataset):
+                fig = placeholder(f"no generator samples on {dataset}")
+            elif kind == "samples" and datasets.is_image(dataset):
+                fig = image_grid_figure(data, dataset, real_images(cfg, dataset))
+            elif kind == "samples":
+                fig = samples_figure(data, dataset, datasets.get(dataset).sample(1000, np.random.default_rng(0)))
             elif kind == "density":
                 fig = density_figure(data, dataset) if entries(data, "density", dataset) else \
                     placeholder(f"no energy models on {dataset}")

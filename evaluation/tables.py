@@ -6,6 +6,8 @@ mean ± std over seeds, with the number of seeds evaluated out of those expected
 * `synthetic`: the paper's synthetic table: methods × {Two-Circle, Two-Spiral} × {MMD, HSR, KLD, JSD, AUC},
   extended with modes covered and FD (clean setting);
 * `modes`: ring8 / grid25 modes covered, HSR and MMD (clean setting);
+* `images`: the image table (paper Tables 2-3): IS and FID in the classifier's feature space, FID with
+  InceptionV3 (missing, with the reason, without its weights), class coverage, mean bias and OOD AUCs;
 * `contamination`: HSR (and, for energy models, auc_contamination) against the noise ratio (paper Fig. 7, left);
 * `limited`: density AUC against the training-set size (paper Fig. 7, right);
 * `runtime`: per method, seconds per 1000 training iterations (the training loop alone, from train.json; one torch
@@ -15,20 +17,26 @@ mean ± std over seeds, with the number of seeds evaluated out of those expected
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from datasets.images import IMAGE_DATASETS
 from methods import config as suite_config
 from methods.io import atomic_path, write_text
 
-LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd", "mmd_spread"}
+LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd", "mmd_spread", "fid_classifier", "fid_inception", "class_kl_uniform",
+                   "mean_bias_l1", "mean_bias_l2"}
 # table name -> (datasets, metrics) for the clean setting
 CLEAN_TABLES = {
     "synthetic": (["two_circle", "two_spiral"], ["mmd", "hsr", "modes_covered", "fd", "kld", "jsd", "auc"]),
     "modes": (["ring8", "grid25"], ["modes_covered", "hsr", "mmd"]),
+    "images": (list(IMAGE_DATASETS), ["is_classifier", "fid_classifier", "fid_inception", "class_coverage",
+                                      "class_kl_uniform", "mean_bias_l1", "mean_bias_l2", "auc_ood_noise",
+                                      "auc_ood_overlay"]),
 }
 
 
@@ -88,10 +96,12 @@ def sweep_table(metrics: pd.DataFrame, runs: pd.DataFrame, kind: str, names: lis
 
 
 def runtime_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (method, data: the 2-D datasets together, or an image dataset)."""
     ok = runs[runs["status"] != "missing"]
     if ok.empty:
         return pd.DataFrame()
-    table = ok.groupby("method").agg(
+    ok = ok.assign(data=ok["dataset"].where(ok["dataset"].isin(IMAGE_DATASETS), "2-D"))
+    table = ok.groupby(["method", "data"]).agg(
         **{"s / 1000 iterations": ("seconds_per_1000_iterations", mean_std),
            "job wall s": ("job_seconds", mean_std),
            "peak RSS MB": ("max_rss_mb", lambda v: f"{v.max():.0f}" if v.notna().any() else "–"),
@@ -99,16 +109,37 @@ def runtime_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def image_note(metrics: pd.DataFrame) -> str:
+    """The feature spaces of the image table's FIDs, and why fid_inception is missing where it is."""
+    notes = []
+    for metric in ("fid_classifier", "fid_inception"):
+        rows = metrics[metrics["metric"] == metric]
+        if rows.empty:
+            continue
+        params = json.loads(rows["params"].iloc[0])
+        notes.append(f" {metric}: {params.get('feature_space', '?')}" +
+                     (f" — missing: {params['missing']}" if "missing" in params else ""))
+    return "".join(f"\n\n-{n}" for n in notes)
+
+
+LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+         "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "`": ""}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX.get(ch, ch) for ch in text)
+
+
 def write_table(table: pd.DataFrame, stem: Path, caption: str) -> None:
     if table.empty:
         table = pd.DataFrame({"note": ["no runs of this kind in this profile"]})
     write_text(stem.with_suffix(".md"), f"{caption}\n\n{table.to_markdown()}\n")
-    write_text(stem.with_suffix(".tex"), table.to_latex(caption=caption, escape=True))
+    write_text(stem.with_suffix(".tex"), table.to_latex(caption=latex_escape(caption), escape=True))
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         table.to_csv(tmp)
 
 
-TABLES = ["synthetic", "modes", "contamination", "limited", "runtime"]
+TABLES = ["synthetic", "modes", "images", "contamination", "limited", "runtime"]
 
 
 def make_tables(root: Path, profile: str) -> None:
@@ -117,7 +148,8 @@ def make_tables(root: Path, profile: str) -> None:
     per_cell = f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds; `n seeds` = evaluated/expected"
     for name, (datasets, names) in CLEAN_TABLES.items():
         write_table(clean_table(metrics, runs, datasets, names), root / "tables" / name,
-                    f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better.")
+                    f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better."
+                    + (image_note(metrics) if name == "images" else ""))
     write_table(sweep_table(metrics, runs, "contaminated", ["hsr", "auc_contamination"]),
                 root / "tables" / "contamination",
                 f"Table `contamination` (profile {profile}): HSR and auc_contamination against the noise ratio "

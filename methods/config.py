@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from datasets.images import IMAGE_DATASETS
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schema.yaml"
 SHARED_SECTIONS = ("training", "networks", "optim", "stein", "entropy")  # merged, in this order, under each method's entry
@@ -59,6 +61,7 @@ def check(cfg: dict) -> None:
 
     import datasets
     import methods
+    from datasets import images
     from datasets.settings import Setting
 
     try:
@@ -72,12 +75,19 @@ def check(cfg: dict) -> None:
         if name not in files:
             raise ConfigError(f"methods.{name}: there is no methods/{name}.py; methods with a file: "
                               f"{', '.join(files)}")
+    checked_images = set()
     for exp_name, exp in cfg["experiments"].items():
         where = f"experiments.{exp_name}"
         for name in exp["datasets"]:
-            if name not in datasets.DATASETS:
+            if name not in datasets.names():
                 raise ConfigError(f"{where}.datasets: unknown dataset {name!r}; valid datasets: "
-                                  f"{', '.join(datasets.DATASETS)}")
+                                  f"{', '.join(datasets.names())}")
+            if datasets.is_image(name) and name not in checked_images:  # the files, before any job runs
+                checked_images.add(name)
+                try:
+                    images.check(name, cfg["images"]["paths"].get(name))
+                except ValueError as err:
+                    raise ConfigError(f"{where}.datasets: {err}") from None
         for variant in ([] if exp["methods"] == "all" else exp["methods"]):
             name, preset = split_variant(variant)
             if preset is not None and preset not in cfg.get("presets", {}):
@@ -90,7 +100,7 @@ def check(cfg: dict) -> None:
             try:
                 setting = Setting.parse(text)
                 for name in exp["datasets"]:
-                    setting.check(datasets.get(name))
+                    setting.check(images.get(name) if datasets.is_image(name) else datasets.get(name))
             except ValueError as err:
                 raise ConfigError(f"{where}.settings: {err}") from None
 
@@ -113,13 +123,14 @@ def experiment_methods(cfg: dict, exp: dict) -> list[str]:
 
 
 def runs(cfg: dict) -> list[Run]:
-    """Every (dataset, setting, method, seed) the profile asks for, each once, in a stable order."""
+    """Every (dataset, setting, method, seed) the profile asks for, each once, in a stable order; an experiment's
+    own `seeds:` replaces the profile's."""
     from datasets.settings import Setting
 
     found = {Run(d, str(Setting.parse(s)), m, k)
              for exp in cfg["experiments"].values()
              for d in exp["datasets"] for s in exp["settings"] for m in experiment_methods(cfg, exp)
-             for k in range(cfg["seeds"])}
+             for k in range(exp.get("seeds", cfg["seeds"]))}
     return sorted(found)
 
 
@@ -129,9 +140,10 @@ def split_variant(method: str) -> tuple[str, str | None]:
     return name, preset or None
 
 
-def hparams(cfg: dict, method: str) -> dict:
-    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them, then,
-    for a variant `name@preset`, the preset's `all:` entries and its entries for `name`."""
+def hparams(cfg: dict, method: str, dataset: str | None = None) -> dict:
+    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them, then, on
+    an image `dataset`, the `images: hparams:` overrides (and the image evaluation's sizes), then, for a variant
+    `name@preset`, the preset's `all:` entries and its entries for `name`."""
     name, preset = split_variant(method)
     if name not in cfg["methods"]:
         raise ConfigError(f"method {name!r} has no entry under `methods:` in config/config.yaml; configured "
@@ -140,6 +152,9 @@ def hparams(cfg: dict, method: str) -> dict:
     for section in SHARED_SECTIONS:
         hp.update(cfg[section])
     hp.update(cfg["methods"][name] or {})
+    if dataset is not None and dataset in IMAGE_DATASETS:
+        hp.update(cfg["images"]["hparams"])
+        hp.update(eval_samples=cfg["images"]["eval_samples"], ood_negatives=cfg["images"]["ood_negatives"])
     if preset is not None:
         overrides = cfg.get("presets", {}).get(preset)
         if overrides is None:

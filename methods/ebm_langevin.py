@@ -35,7 +35,7 @@ import torch
 
 from methods import register
 from methods.core.base import Method
-from methods.core.nets import Energy
+from methods.core.nets import energy
 from methods.core.stein import model_score
 
 SAMPLE_INITS = ("noise", "buffer")
@@ -51,7 +51,7 @@ class EbmLangevin(Method):
         super().__init__(hp, data_shape)
         if hp["sample_init"] not in SAMPLE_INITS:
             raise ValueError(f"unknown sample_init {hp['sample_init']!r}; valid: {', '.join(SAMPLE_INITS)}")
-        self.energy_net = Energy(hp, data_shape[0])
+        self.energy_net = energy(hp, data_shape)
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
         self.register_buffer("data_low", torch.full(data_shape, float("inf")))   # running min of training batches

@@ -32,14 +32,16 @@ Adam: β1 = 0.9, lr_explicit for the energy (explicit side), β1 = 0.5, lr_impli
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from methods import register
 from methods.core.base import Method
 from methods.core.entropy import DAEScore, surrogate
-from methods.core.nets import Energy, Generator
-from methods.core.stein import score_from_energy
+from methods.core.nets import energy, generator
+from methods.core.stein import autograd_score, score_from_energy
 
 # The contrastive methods use the original papers' energy heads (`linear`, `minus_softplus_experts` in
 # nets.ENERGY_HEADS): with E_data[E] − E_neg[E], the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0)
@@ -53,12 +55,12 @@ class BasedEnergy(nn.Module):
     softplus(W_iᵀφ(x) + b_i); the ½ here makes σ the standard deviation of the base Gaussian). The base keeps
     exp(−E) normalisable whatever the network does far from the data; `base_std = None` gives E = E_net."""
 
-    def __init__(self, hp: dict, d: int):
+    def __init__(self, hp: dict, shape: tuple[int, ...]):
         super().__init__()
-        self.net = Energy(hp, d)
+        self.net = energy(hp, shape)
         self.base_std = hp["base_std"]
         if self.base_std is not None:
-            self.b = nn.Parameter(torch.zeros(d))
+            self.b = nn.Parameter(torch.zeros(math.prod(shape)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.net(x)
@@ -68,7 +70,10 @@ class BasedEnergy(nn.Module):
         return e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
 
     def energy_and_score(self, x: torch.Tensor, frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E(x), −∇_x E(x)) in closed form: the network's (nets.Energy) plus the base term's −(x/σ² − b)."""
+        """(E(x), −∇_x E(x)): the network's (closed form for the MLP energy, autograd for an image network) plus
+        the base term's −(x/σ² − b)."""
+        if not hasattr(self.net, "energy_and_score"):
+            return autograd_score(self, x)
         e, s = self.net.energy_and_score(x, frozen)
         if self.base_std is None:
             return e, s
@@ -85,10 +90,9 @@ class Egan(Method):
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
         super().__init__(hp, data_shape)
-        d = data_shape[0]
-        self.energy_net = BasedEnergy(hp, d)
-        self.generator = Generator(hp, d)
-        self.entropy = DAEScore(hp, d)  # s(x) ≈ ∇log q_G(x), fitted on generated samples
+        self.energy_net = BasedEnergy(hp, data_shape)
+        self.generator = generator(hp, data_shape)
+        self.entropy = DAEScore(hp, math.prod(data_shape))  # s(x) ≈ ∇log q_G(x), fitted on generated samples
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.opt_g = self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"])
         self.optimizers["entropy_dae"] = self.entropy.opt  # its Adam slots travel with checkpoints

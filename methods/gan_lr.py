@@ -10,6 +10,8 @@ fresh data batch per iteration. L_G and the discriminator steps are the GAN's (m
 """
 from __future__ import annotations
 
+import math
+
 from methods import register
 from methods.core.entropy import DAEScore, surrogate
 from methods.gan import Gan
@@ -21,7 +23,7 @@ class GanLr(Gan):
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
         super().__init__(hp, data_shape)
-        self.dae = DAEScore(hp, data_shape[0])
+        self.dae = DAEScore(hp, math.prod(data_shape))
         self.optimizers["dae"] = self.dae.opt  # so checkpoints carry its Adam slots
 
     def generator_extra(self, fake, data):

@@ -33,8 +33,8 @@ import torch
 
 from methods import register
 from methods.core import steps
-from methods.core.nets import Energy
-from methods.core.stein import SteinCritic, discrepancies, model_score, stein_discrepancy
+from methods.core.nets import energy
+from methods.core.stein import SteinCritic, critic_ascent_loss, discrepancies, model_score, stein_discrepancy
 from methods.wgan_gp import WganGp
 
 DISCREPANCIES = ("ksd", "neural")
@@ -53,7 +53,7 @@ class JointW(WganGp):
         for key, valid in (("discrepancy", DISCREPANCIES), ("stein_updates", STEIN_UPDATES)):
             if hp[key] not in valid:
                 raise ValueError(f"{self.name}: unknown {key} {hp[key]!r}; valid: {', '.join(valid)}")
-        self.energy_net = Energy(hp, data_shape[0])
+        self.energy_net = energy(hp, data_shape)
         self.stein_critic = SteinCritic(hp, data_shape) if hp["discrepancy"] == "neural" else None
         explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
         self.opt_e = self.optimizer("energy", self.energy_net, *explicit)
@@ -91,10 +91,8 @@ class JointW(WganGp):
 
     def stein_critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """One ascent step of f on λ1·S_f(data) + λ2·S_f(G(z)) (penalised), with E's scores held fixed."""
-        terms = [(self.hp["data_weight"], real)] + ([(self.lam2, fake)] if self.lam2 > 0 else [])
-        loss = self.stein_critic.critic_loss([
-            (w, self.stein_critic.estimate(x, model_score(self.energy_net, x, self.hp["score"], False).detach()))
-            for w, x in terms])
+        loss = critic_ascent_loss(self.stein_critic, self.energy_net,
+                                  [(self.hp["data_weight"], real), (self.lam2, fake)], self.hp["score"])
         self.step(self.opt_f, loss)
         return loss.detach()
 

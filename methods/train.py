@@ -88,9 +88,19 @@ def load_method(path) -> tuple:
     return method, ckpt
 
 
-def curve_row(method, it: int, losses: dict, clean: torch.Tensor, n: int) -> dict:
+def training_tensors(data: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(training points as float32, the clean reference for the learning-curve MMD or None): 2-D points as stored;
+    images (stored as uint8) scaled to [−1, 1], with no curve MMD on raw pixels."""
+    if data["x"].dtype == np.uint8:
+        from datasets.images import to_float
+
+        return torch.as_tensor(to_float(data["x"])), None
+    return torch.as_tensor(data["x"], dtype=torch.float32), torch.as_tensor(data["clean"], dtype=torch.float32)
+
+
+def curve_row(method, it: int, losses: dict, clean: torch.Tensor | None, n: int) -> dict:
     row = {"iteration": it, **{f"loss_{k}": float(v) for k, v in losses.items()}}
-    if method.has_generator:
+    if method.has_generator and clean is not None and n >= 2:
         with torch.no_grad():
             fake = method.sample(n).double()
         ref = clean[torch.randperm(len(clean))[:n]].double()
@@ -99,8 +109,9 @@ def curve_row(method, it: int, losses: dict, clean: torch.Tensor, n: int) -> dic
 
 
 def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = None, threads: int = 1,
-          progress: bool | None = None) -> dict:
-    """Train one run to completion (resuming from run_dir/checkpoint.pt if present); returns its status record."""
+          progress: bool | None = None, classifier=None) -> dict:
+    """Train one run to completion (resuming from run_dir/checkpoint.pt if present); returns its status record.
+    `classifier`: the image track's feature classifier (rule classifier), for image metrics."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
@@ -108,8 +119,7 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
     ident = {"dataset": str(data["dataset"]), "setting": str(data["setting"]), "method": method_name,
              "seed": int(data["seed"] if seed is None else seed)}
     seed_value = derive_seed(ident["dataset"], ident["setting"], method_name, ident["seed"])
-    x = torch.as_tensor(data["x"], dtype=torch.float32)
-    clean = torch.as_tensor(data["clean"], dtype=torch.float32)
+    x, clean = training_tensors(data)
     meta = {**ident, "hparams": hp, "data_shape": list(x.shape[1:]), "seed_value": seed_value,
             "config_hash": suite_config.digest(hp)}
 
@@ -152,7 +162,7 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
     bar.close()
 
     done = iterations - start if status == "ok" else failure["iteration"] - start - 1
-    n_eval = datasets.get(ident["dataset"]).n_eval
+    n_eval = hp["eval_samples"] if clean is None else datasets.get(ident["dataset"]).n_eval
     with torch.no_grad():
         samples = method.sample(n_eval).numpy() if method.has_generator and status == "ok" else \
             np.zeros((0, *x.shape[1:]), dtype=np.float32)
@@ -167,10 +177,10 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
     write_json(run_dir / STATUS, record)
     from evaluation.evaluate import density_grid, evaluate_run  # here: evaluation imports this module's helpers
 
-    if method.has_energy and status == "ok":  # for the density figures (aggregated into figure_data.npz)
+    if method.has_energy and status == "ok" and clean is not None:  # 2-D density figures (figure_data.npz)
         with atomic_path(run_dir / DENSITY) as tmp, open(tmp, "wb") as f:
             np.savez(f, **density_grid(method, data["clean"], datasets.get(ident["dataset"])))
-    write_json(run_dir / METRICS, evaluate_run(record, method, samples, data, curve))
+    write_json(run_dir / METRICS, evaluate_run(record, method, samples, data, curve, classifier))
     return record
 
 
@@ -182,6 +192,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default=None, help="resolve hyper-parameters from this profile")
     parser.add_argument("--hparams", default=None, help="hyper-parameters as JSON (what the DAG passes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--classifier", default=None, help="image runs: the feature classifier (rule classifier)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="tqdm progress bar (default: only on a terminal)")
     args = parser.parse_args(argv)
@@ -189,7 +200,8 @@ def main(argv=None) -> None:
         hp = json.loads(args.hparams) if args.hparams else \
             suite_config.hparams(suite_config.load(args.profile), args.method)
         methods.get(args.method)
-        record = train(args.data, args.method, hp, args.run_dir, threads=args.threads, progress=args.progress)
+        record = train(args.data, args.method, hp, args.run_dir, threads=args.threads, progress=args.progress,
+                       classifier=args.classifier)
     except (ValueError, FileNotFoundError, KeyError) as err:
         parser.exit(2, f"error: {err}\n")
     print(f"{record['method']} on {record['dataset']}/{record['setting']} seed {record['seed']}: {record['status']}, "

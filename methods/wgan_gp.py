@@ -16,7 +16,7 @@ from methods import register
 from methods.core import steps
 from methods.core.base import Method
 from methods.core.losses import critic_loss, generator_loss
-from methods.core.nets import Critic, Generator
+from methods.core.nets import critic, generator
 
 
 @register
@@ -27,8 +27,7 @@ class WganGp(Method):
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
         super().__init__(hp, data_shape)
-        d = data_shape[0]
-        self.generator, self.critic = Generator(hp, d), Critic(hp, d)
+        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
         # Adam unless the method's config chooses (`optimizer_implicit`: the joint methods' released_code preset)
         implicit = (hp.get("optimizer_implicit", "adam"), hp["lr_implicit"], hp["beta1_implicit"])
         self.opt_g = self.optimizer("generator", self.generator, *implicit)

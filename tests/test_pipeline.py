@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+import torch
 
 import methods
 from evaluation.figures import figure_names
@@ -44,15 +45,21 @@ def test_smoke_outputs(smoke):
         record = json.loads((run_dir / "metrics.json").read_text())
         assert record["status"] == "ok" and record["method"] == run.method
         curve = pd.read_csv(run_dir / "curve.csv")
-        assert curve["iteration"].iloc[-1] == cfg["training"]["iterations"]
+        assert curve["iteration"].iloc[-1] == suite_config.hparams(cfg, run.method, run.dataset)["iterations"]
     metrics = pd.read_csv(smoke / "metrics.csv")
     for col in ("dataset", "setting", "method", "seed", "metric", "value", "params", "git_commit", "config_hash",
                 "torch", "device"):
         assert col in metrics.columns
     assert set(metrics["method"]) == {r.method for r in expected}
     assert set(cfg["methods"]) <= set(metrics["method"])  # every configured method ran
-    assert {"hsr", "mmd", "kld", "auc"} <= set(metrics["metric"])
-    assert metrics["value"].notna().all()
+    assert {"hsr", "mmd", "kld", "auc", "auc_contamination", "mmd_spread"} <= set(metrics["metric"])
+    assert {"fid_classifier", "is_classifier", "class_coverage", "mean_bias_l1", "auc_ood_noise",
+            "auc_ood_overlay"} <= set(metrics["metric"])  # the image track
+    missing = metrics[metrics["value"].isna()]
+    assert set(missing["metric"]) <= {"fid_inception"}  # only without Inception weights, and then with a reason
+    assert all("missing" in json.loads(p) for p in missing["params"])
+    accuracy = torch.load(smoke / "classifiers" / "mnist5k.pt", weights_only=True)["meta"]["test_accuracy"]
+    assert 0.5 < accuracy <= 1
     for table in TABLES:
         for ext in ("md", "tex", "csv"):
             assert (smoke / "tables" / f"{table}.{ext}").stat().st_size > 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from methods.core.nets import Critic
+
 PENALTIES = ("two_sided", "hinge")
 GAN_LOSSES = ("gan", "wgan")
 
@@ -51,7 +53,7 @@ def critic_loss(kind: str, critic, real: torch.Tensor, fake: torch.Tensor, hp: d
     closed form (methods/core/fused.py); other critics go through `gradient_penalty`. The two agree to float
     round-off (tests/test_losses.py)."""
     if kind == "wgan":
-        if hasattr(critic, "value_and_grad"):
+        if isinstance(critic, Critic):  # an MLP critic: closed-form ∇D
             b = real.shape[0]
             x_hat = interpolates(real, fake, eps)
             out, grad = critic.value_and_grad(torch.cat([x_hat, real, fake]), rows=b)
@@ -71,8 +73,7 @@ def generator_loss(kind: str, critic, fake: torch.Tensor) -> torch.Tensor:
     """The generator's adversarial loss: −E D(G(z)) (wgan) or the non-saturating −E log σ(D(G(z))) (gan). The
     critic is fixed in a generator step (its value differentiated in G(z) only, `frozen`, where it has the fused
     path)."""
-    d_fake = critic.value_and_grad(fake, rows=0, frozen=True)[0] if hasattr(critic, "value_and_grad") \
-        else critic(fake)
+    d_fake = critic.value_and_grad(fake, rows=0, frozen=True)[0] if isinstance(critic, Critic) else critic(fake)
     if kind == "wgan":
         return -d_fake.mean()
     if kind == "gan":

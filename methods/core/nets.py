@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from methods.core import fused
+from methods.core import fused, image_nets
 
 LEAKY_SLOPE = 0.2  # slope of leaky_relu, as in the released 2-D code
 
@@ -136,6 +136,22 @@ class MLP(nn.Sequential):
 
 def mlp(d_in: int, hidden: int, d_out: int, layers: int, activation: str, fused: bool = True) -> MLP:
     return MLP(d_in, hidden, d_out, layers, activation, fused)
+
+
+# The networks of a method for data of `shape`: the MLPs below for vectors (d,), the convolutional networks of
+# methods/core/image_nets.py for images (C, H, W). Methods build their networks through these.
+def generator(hp: dict, shape: tuple[int, ...]) -> nn.Module:
+    return Generator(hp, shape[0]) if len(shape) == 1 else image_nets.ImageGenerator(hp, tuple(shape))
+
+
+def critic(hp: dict, shape: tuple[int, ...]) -> nn.Module:
+    return Critic(hp, shape[0]) if len(shape) == 1 else image_nets.ImageCritic(hp, tuple(shape))
+
+
+def energy(hp: dict, shape: tuple[int, ...]) -> nn.Module:
+    if hp["energy_head"] not in ENERGY_HEADS:
+        raise ValueError(f"unknown energy_head {hp['energy_head']!r}; valid: {', '.join(ENERGY_HEADS)}")
+    return Energy(hp, shape[0]) if len(shape) == 1 else image_nets.ImageEnergy(hp, tuple(shape), ENERGY_HEADS)
 
 
 class Generator(nn.Module):

@@ -180,6 +180,14 @@ class SteinCritic(nn.Module):
         return -sum(w * (e.value - self.l2_weight * e.critic_sq) for w, e in terms)
 
 
+def critic_ascent_loss(critic: "SteinCritic", energy, terms: list[tuple[float, torch.Tensor]], score: str,
+                       ) -> torch.Tensor:
+    """What the Stein critic descends in one ascent step: −Σ w·(S_f(x) − l2·E‖f‖²) over weighted samples
+    [(w, x), …] (e.g. λ1 with a data batch, λ2 with G(z)), the model's scores held fixed (SPEC §2.4 step 2)."""
+    return critic.critic_loss([(w, critic.estimate(x, model_score(energy, x, score, False).detach()))
+                               for w, x in terms if w > 0])
+
+
 def discrepancy_from_score(x: torch.Tensor, s: torch.Tensor, hp: dict,
                            critic: SteinCritic | None = None) -> torch.Tensor:
     """S of the sample x against the model whose score at x is s: KSD with the options of `hp` (`kernel`,

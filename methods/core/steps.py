@@ -32,7 +32,7 @@ from methods.core.nets import ACTIVATIONS, ENERGY_HEADS, Critic, Energy
 
 
 def fusable(module) -> bool:
-    """A critic or energy whose network is an MLP on the fused path."""
+    """A critic or energy whose network is an MLP on the fused path (not an image network)."""
     return isinstance(module, (Critic, Energy)) and module.net.fused
 
 
