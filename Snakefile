@@ -20,10 +20,10 @@ from evaluation.figures import figure_names  # noqa: E402
 from evaluation.tables import TABLES  # noqa: E402
 
 configfile: "config/config.yaml"
-try:
+try:  # the suite's checks first: their messages name the key and the valid choices
     configfile: str(suite_config.profile_file(config["profile"]))
-    validate(config, "config/schema.yaml")
     suite_config.check(config)
+    validate(config, "config/schema.yaml")
 except (suite_config.ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
@@ -89,6 +89,10 @@ rule classifier:
         "--batch-size {params.c[batch_size]} --lr {params.c[lr]} --threads {threads} > {log} 2>&1"
 
 
+def on_gpu(w) -> bool:
+    return suite_config.hparams(config, w.method, w.dataset)["device"].startswith("cuda")
+
+
 def train_inputs(w):
     inputs = {"data": f"{OUT}/data/{w.dataset}/{w.setting}/seed{w.seed}.npz"}
     if datasets.is_image(w.dataset):
@@ -109,9 +113,11 @@ rule train:
     log: RUN + "/log.txt"
     benchmark: RUN + "/benchmark.tsv"
     threads: config["training"]["threads"]
-    resources:
+    resources:  # for cluster executors (profiles/slurm): memory, minutes, and a GPU for a cuda job
         mem_mb=lambda w: 4000 if datasets.is_image(w.dataset) else 2000,
-        runtime=lambda w: max(10, config["training"]["iterations"] // 500),  # minutes, for cluster executors
+        runtime=lambda w: max(10, suite_config.hparams(config, w.method, w.dataset)["iterations"] // 500),
+        gpu=lambda w: int(on_gpu(w)),
+        slurm_partition=lambda w: config["cluster"]["gpu_partition" if on_gpu(w) else "cpu_partition"],
     params:
         hp=lambda w: shlex.quote(json.dumps(suite_config.hparams(config, w.method, w.dataset), sort_keys=True)),
         classifier=lambda w, input: f"--classifier {input.classifier}" if "classifier" in input.keys() else "",

@@ -49,7 +49,7 @@ def provenance(config_hash: str | None) -> dict:
 def energies(method, x: np.ndarray) -> np.ndarray:
     """E(x) for many points, in batches of GRID_BATCH (2-D points) or IMAGE_BATCH (images)."""
     batch = GRID_BATCH if np.ndim(x) == 2 else IMAGE_BATCH
-    out = [method.energy(torch.as_tensor(x[i:i + batch], dtype=torch.float32)).double().numpy()
+    out = [method.energy(torch.as_tensor(x[i:i + batch], dtype=torch.float32)).double().cpu().numpy()
            for i in range(0, len(x), batch)]
     return np.concatenate(out)
 

@@ -9,7 +9,9 @@ learning-curve row (losses, MMD of `curve_samples` generated points against the 
 random-number-generator state), from which a killed job resumes. Writes, in DIR: checkpoint.pt, samples.npy,
 curve.csv, train.json (status, iterations, timings), density.npz (energy methods: E on a coarse grid, for figures)
 and, evaluated in this process, metrics.json
-(evaluation/evaluate.py). Non-finite losses stop the run with status "diverged".
+(evaluation/evaluate.py). Non-finite losses (checked every iteration) or parameters (checked before every
+learning-curve row and checkpoint) stop the run with status "diverged", the iteration and the culprits recorded;
+its outputs are still written, so the DAG goes on and the tables count the seed as diverged.
 """
 from __future__ import annotations
 
@@ -61,14 +63,15 @@ def load_training_set(path) -> dict:
 
 def save_checkpoint(path: Path, method, iteration: int, curve: list, rng: np.random.Generator, meta: dict):
     state = {"meta": meta, "iteration": iteration, "curve": curve, "method": method.checkpoint_state(),
-             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state}
+             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
+             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path) -> dict:
     try:
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=False, map_location=torch.get_default_device())
     except Exception as err:
         raise ValueError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err}). Delete it to retrain "
                          f"this run from scratch.") from None
@@ -98,6 +101,11 @@ def training_tensors(data: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
     return torch.as_tensor(data["x"], dtype=torch.float32), torch.as_tensor(data["clean"], dtype=torch.float32)
 
 
+def non_finite_parameters(method) -> list[str]:
+    """Names of the method's parameters holding a NaN or an infinity."""
+    return [name for name, p in method.named_parameters() if not torch.isfinite(p).all()]
+
+
 def curve_row(method, it: int, losses: dict, clean: torch.Tensor | None, n: int) -> dict:
     row = {"iteration": it, **{f"loss_{k}": float(v) for k, v in losses.items()}}
     if method.has_generator and clean is not None and n >= 2:
@@ -115,6 +123,12 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
+    device = torch.device(hp["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {hp['device']!r} was asked for (config training.device or images.hparams.device) "
+                         f"but torch sees no CUDA device; set it to cpu or run the job on a GPU node")
+    if device.type != "cpu":  # every tensor a method creates (noise, batches, optimiser slots) lives there. Not set
+        torch.set_default_device(device)  # for the CPU: its function mode would add overhead to every operation
     data = load_training_set(data_path)
     ident = {"dataset": str(data["dataset"]), "setting": str(data["setting"]), "method": method_name,
              "seed": int(data["seed"] if seed is None else seed)}
@@ -136,6 +150,8 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
         else:
             method.load_checkpoint_state(ckpt["method"])
             torch.set_rng_state(ckpt["torch_rng"])
+            if ckpt.get("cuda_rng") is not None and device.type == "cuda":
+                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
             rng.bit_generator.state = ckpt["numpy_rng"]
             start, curve = ckpt["iteration"], ckpt["curve"]
             print(f"resuming {run_dir} from iteration {start}", file=sys.stderr)
@@ -150,21 +166,24 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
         losses = method.train_step(batches)
         train_seconds += time.perf_counter() - t0
         bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
-        if bad:
-            status, failure = "diverged", {"iteration": it, "losses": bad}
-            print(f"run diverged at iteration {it}: non-finite loss {', '.join(bad)}", file=sys.stderr)
+        log_now, save_now = it % hp["eval_every"] == 0 or it == iterations, it % hp["checkpoint_every"] == 0
+        bad_params = non_finite_parameters(method) if not bad and (log_now or save_now) else []
+        if bad or bad_params:  # stop before logging or checkpointing anything non-finite
+            status, failure = "diverged", {"iteration": it, "losses": bad, "parameters": bad_params}
+            print(f"run diverged at iteration {it}: non-finite " +
+                  (f"loss {', '.join(bad)}" if bad else f"parameters {', '.join(bad_params)}"), file=sys.stderr)
             break
-        if it % hp["eval_every"] == 0 or it == iterations:
+        if log_now:
             curve.append(curve_row(method, it, losses, clean, hp["curve_samples"]))
             bar.set_postfix({k: f"{v:.3g}" for k, v in curve[-1].items() if k != "iteration"}, refresh=False)
-        if it % hp["checkpoint_every"] == 0 or it == iterations:
+        if save_now or it == iterations:
             save_checkpoint(ckpt_path, method, it, curve, rng, meta)
     bar.close()
 
     done = iterations - start if status == "ok" else failure["iteration"] - start - 1
     n_eval = hp["eval_samples"] if clean is None else datasets.get(ident["dataset"]).n_eval
     with torch.no_grad():
-        samples = method.sample(n_eval).numpy() if method.has_generator and status == "ok" else \
+        samples = method.sample(n_eval).cpu().numpy() if method.has_generator and status == "ok" else \
             np.zeros((0, *x.shape[1:]), dtype=np.float32)
     with atomic_path(run_dir / SAMPLES) as tmp, open(tmp, "wb") as f:
         np.save(f, samples)

@@ -1,0 +1,221 @@
+"""Robustness and scale-out (SPEC §8, issue "Robustness"): a killed training job resumes to the identical result,
+runs are deterministic, bad input gets one clear message and writes nothing, a diverging run is recorded and
+counted while the DAG goes on, and the DAG runs through Snakemake's cluster-generic executor with the same results
+(and lists its SLURM resources)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from methods import config as suite_config
+from tests.conftest import ROOT, copy_repo, snakemake
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
+
+TINY = {  # a profile for these tests: four quick 2-D runs
+    "training": {"iterations": 40, "checkpoint_every": 20, "eval_every": 20, "curve_samples": 100},
+    "seeds": 1,
+    "experiments": {"tiny": {"datasets": ["two_circle"], "settings": ["clean"],
+                             "methods": ["gan", "wgan_gp", "dem", "joint_w"]}},
+}
+
+
+def tiny_repo(dest: Path, **extra) -> Path:
+    repo = copy_repo(dest)
+    (repo / "config" / "profiles" / "tiny.yaml").write_text(yaml.safe_dump({**TINY, **extra}))
+    return repo
+
+
+def metric_values(path: Path) -> dict:
+    return {k: v["value"] for k, v in json.loads(path.read_text())["metrics"].items()}
+
+
+# --- resume and determinism ---------------------------------------------------------------------------------------
+def train_cmd(data: Path, run_dir: Path, iterations: int = 600) -> list[str]:
+    hp = {**suite_config.hparams(suite_config.load("default"), "joint_w"),
+          "iterations": iterations, "checkpoint_every": 50, "eval_every": 50, "curve_samples": 200}
+    return [sys.executable, "-m", "methods.train", "--data", str(data), "--method", "joint_w",
+            "--run-dir", str(run_dir), "--hparams", json.dumps(hp)]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same joint_w run twice uninterrupted, once killed (SIGKILL) after its first checkpoint and rerun, and
+    once on another seed's training set."""
+    tmp = tmp_path_factory.mktemp("resume")
+    for seed in (0, 1):
+        subprocess.run([sys.executable, "-m", "datasets.make", "--dataset", "two_circle", "--seed", str(seed),
+                        "--out", str(tmp / f"data{seed}.npz")], cwd=ROOT, check=True)
+    for name, seed in (("a", 0), ("b", 0), ("other", 1)):
+        subprocess.run(train_cmd(tmp / f"data{seed}.npz", tmp / name), cwd=ROOT, check=True, capture_output=True)
+    killed = tmp / "killed"
+    proc = subprocess.Popen(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (killed / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    interrupted_at = json.loads(subprocess.run(
+        [sys.executable, "-c", "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['iteration'])",
+         str(killed / "checkpoint.pt")], capture_output=True, text=True, check=True).stdout)
+    assert not (killed / "metrics.json").exists(), "the job must have been killed before it finished"
+    rerun = subprocess.run(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    return {"dir": tmp, "interrupted_at": interrupted_at, "rerun_log": rerun.stderr}
+
+
+def test_killed_job_resumes_to_the_uninterrupted_result(runs):
+    tmp = runs["dir"]
+    assert 0 < runs["interrupted_at"] < 600
+    status = json.loads((tmp / "killed" / "train.json").read_text())
+    assert status["resumed_from"] == runs["interrupted_at"] and "resuming" in runs["rerun_log"]
+    resumed, straight = metric_values(tmp / "killed" / "metrics.json"), metric_values(tmp / "a" / "metrics.json")
+    assert resumed == straight  # exactly: every random-number state travels with the checkpoint
+    curve_a = pd.read_csv(tmp / "a" / "curve.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp / "killed" / "curve.csv"), curve_a)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(runs):
+    tmp = runs["dir"]
+    a, b, other = (metric_values(tmp / n / "metrics.json") for n in ("a", "b", "other"))
+    assert a == b
+    assert all(a[k] != other[k] for k in ("hsr", "mmd", "kld", "auc"))
+
+
+# --- bad input: one clear message, nothing written ------------------------------------------------------------------
+BAD_CONFIG = [  # (--config overrides on the tiny profile, what the message must say)
+    (["profile=nope"], "unknown profile 'nope'; valid profiles"),
+    (["seeds=0"], "config key seeds"),
+    (["training={iterations: -5}"], "config key training.iterations"),
+    (["training={batch_size: many}"], "config key training.batch_size"),
+    (["stein={kernel: gauss}"], "config key stein.kernel"),
+    (["experiments={x: {datasets: [nope], settings: [clean], methods: [gan]}}"],
+     "unknown dataset 'nope'; valid datasets: two_circle"),
+    (["experiments={x: {datasets: [two_circle], settings: [clean], methods: [nope]}}"],
+     "unknown method 'nope'; valid methods"),
+    (["experiments={x: {datasets: [two_circle], settings: [contaminated-1.5], methods: [gan]}}"],
+     "noise ratio 1.5 is outside [0, 1)"),
+    (["experiments={x: {datasets: [two_circle], settings: [limited-99999], methods: [gan]}}"],
+     "n = 99999 is larger than two_circle's training set (2000 points)"),
+    (["experiments={x: {datasets: [two_circle], settings: [sometimes], methods: [gan]}}"],
+     "unknown setting 'sometimes'; expected clean, contaminated-<r>"),
+    (["experiments={x: {datasets: [two_circle], settings: [clean], methods: [gan@fast]}}"],
+     "names unknown preset 'fast'"),
+    (["experiments={x: {datasets: [mnist], settings: [clean], methods: [gan]}}"],
+     "mnist: no data directory given; to get mnist, download the four IDX files"),
+    (["experiments={x: {datasets: [mnist], settings: [clean], methods: [gan]}}", "images={paths: {mnist: /nowhere}}"],
+     "/nowhere: no such directory"),
+    (["methods={foo: {}}"], "there is no methods/foo.py"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_repo(tmp_path_factory):
+    return tiny_repo(tmp_path_factory.mktemp("bad") / "repo")
+
+
+@pytest.mark.parametrize("overrides, message", BAD_CONFIG, ids=[m[:40] for _, m in BAD_CONFIG])
+def test_bad_config_stops_before_any_job(bad_repo, overrides, message):
+    proc = snakemake(["--cores", "1", "--config", "profile=tiny", *overrides], bad_repo, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in out, out[-2000:]
+    assert out.count("invalid configuration") == 1  # one message
+    assert not any((bad_repo / "results").iterdir()), "nothing may be written"
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_bad_files_name_the_file_and_lose_nothing(tmp_path):
+    data = tmp_path / "data.npz"
+    assert cli("datasets.make", "--dataset", "two_circle", "--out", str(data)).returncode == 0
+    run = tmp_path / "run"
+    cmd = train_cmd(data, run, iterations=40)[2:]
+    # a missing training set
+    proc = cli(*[a if a != str(data) else str(tmp_path / "none.npz") for a in cmd])
+    assert proc.returncode == 2 and f"training set {tmp_path / 'none.npz'} does not exist" in proc.stderr
+    # a truncated training set
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(data.read_bytes()[:200])
+    proc = cli(*[a if a != str(data) else str(broken) for a in cmd])
+    assert proc.returncode == 2 and f"training set {broken} is unreadable" in proc.stderr
+    assert not run.exists() or not any(run.iterdir())
+    # a finished run, then its checkpoint truncated: the rerun refuses to restart silently and names the file
+    assert cli(*cmd).returncode == 0
+    finished = {p.name: p.read_bytes() for p in run.iterdir() if p.name != "checkpoint.pt"}
+    ckpt = run / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    proc = cli(*cmd)
+    assert proc.returncode == 2
+    assert f"checkpoint {ckpt} is corrupt" in proc.stderr and "Delete it to retrain" in proc.stderr
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != "checkpoint.pt"} == finished
+    # an unknown method and a corrupt image classifier
+    proc = cli(*[a if a != "joint_w" else "nope" for a in cmd])
+    assert proc.returncode == 2 and "unknown method 'nope'; valid methods" in proc.stderr
+    assert cli("datasets.make", "--dataset", "two_circle", "--setting", "contaminated-1.5",
+               "--out", str(tmp_path / "x.npz")).stderr.count("outside [0, 1)") == 1
+    assert not (tmp_path / "x.npz").exists()
+
+
+# --- divergence -----------------------------------------------------------------------------------------------------
+def test_divergence_is_recorded_counted_and_the_dag_goes_on(tmp_path):
+    repo = tiny_repo(tmp_path / "repo", methods={"wgan_gp": {"lr_implicit": 1.0e38}})
+    proc = snakemake(["--cores", "2", "--config", "profile=tiny"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = repo / "results" / "tiny"
+    record = json.loads((out / "runs/two_circle/clean/wgan_gp/seed0/metrics.json").read_text())
+    assert record["status"] == "diverged" and record["metrics"] == {}
+    assert 1 <= record["failure"]["iteration"] <= 40
+    assert record["failure"]["losses"] or record["failure"]["parameters"]
+    runs = pd.read_csv(out / "runs.csv").set_index("method")
+    assert runs.loc["wgan_gp", "status"] == "diverged"
+    assert (runs.drop(index="wgan_gp")["status"] == "ok").all()  # the other runs finished
+    table = pd.read_csv(out / "tables" / "synthetic.csv", index_col=0)
+    assert table.loc["wgan_gp", "diverged"] == 1 and table.loc["wgan_gp", "n seeds"] == "0/1"
+    assert table.loc["joint_w", "diverged"] == 0 and table.loc["joint_w", "n seeds"] == "1/1"
+    assert (out / "claims.md").exists()
+
+
+# --- cluster execution ----------------------------------------------------------------------------------------------
+SUBMIT = """#!/usr/bin/env bash
+# A local stand-in for a cluster's submit command: run the job script detached, as its own process, print an id.
+nohup bash "$1" > /dev/null 2>&1 &
+echo $!
+"""
+
+
+def test_cluster_generic_executor_gives_the_local_results(tmp_path):
+    local = tiny_repo(tmp_path / "local")
+    cluster = tiny_repo(tmp_path / "cluster")
+    submit = cluster / "submit.sh"
+    submit.write_text(SUBMIT)
+    submit.chmod(0o755)
+    proc = snakemake(["--cores", "2", "--config", "profile=tiny"], local)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = snakemake(["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(submit), "--jobs", "2",
+                      "--latency-wait", "30", "--config", "profile=tiny"], cluster)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cluster-generic" in proc.stdout + proc.stderr
+    for method in TINY["experiments"]["tiny"]["methods"]:
+        path = Path("results/tiny/runs/two_circle/clean") / method / "seed0" / "metrics.json"
+        assert metric_values(cluster / path) == metric_values(local / path), method
+
+
+def test_slurm_profile_lists_jobs_with_resources(tmp_path):
+    repo = tiny_repo(tmp_path / "repo")
+    proc = snakemake(["--profile", "profiles/slurm", "-n", "--config", "profile=tiny"], repo)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule train:" in out and "slurm_partition=cpu" in out and "gpu=0" in out and "mem_mb=2000" in out
+    assert not any((repo / "results").iterdir())
