@@ -54,9 +54,22 @@ rule all:
     input: OUTPUTS
 
 
+# The commands that draw the evidence from the aggregates, shared by their rules and by the `figures` target.
+DRAW = {
+    "tables": f"{PY} -m evaluation.tables --profile {PROFILE} --results results",
+    "plots": f"{PY} -m evaluation.figures --profile {PROFILE} --results results",
+    "bilinear_game": f"{PY} -m evaluation.bilinear_game --out-dir {OUT}/figures " + " ".join(
+        f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
+        for k, v in config["bilinear_game"].items()),
+    "claims": f"{PY} -m evaluation.claims --profile {PROFILE} --results results",
+}
+
+
 rule figures:
-    """Every table, figure and the claims report, from the aggregates alone (no training when they exist)."""
-    input: OUTPUTS
+    """Redraw every table, figure and the claims report from the aggregates alone, without training: a rule
+    without outputs, so Snakemake runs it whenever it is asked for (e.g. after changing a figure's code)."""
+    input: AGGREGATES
+    shell: " && ".join(DRAW.values())
 
 
 def data_path(w):
@@ -139,7 +152,7 @@ rule tables:
     output:
         expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex"]),
         [report(f"{OUT}/tables/{t}.csv", category="Tables") for t in TABLES],
-    shell: "{PY} -m evaluation.tables --profile {PROFILE} --results results"
+    shell: DRAW["tables"]
 
 
 rule plots:
@@ -147,14 +160,14 @@ rule plots:
     output:
         [report(f"{OUT}/figures/{f}.png", category="Figures") for f in FIGURES],
         expand(OUT + "/figures/{figure}.pdf", figure=FIGURES),
-    shell: "{PY} -m evaluation.figures --profile {PROFILE} --results results"
+    shell: DRAW["plots"]
 
 
 rule claims:
     """results/<profile>/claims.md: every claim of SPEC §6 with its effect, CI over seeds and verdict."""
     input: AGGREGATES[:2], OUT + "/figures/bilinear_game.csv"
     output: report(OUT + "/claims.md", category="Claims")
-    shell: "{PY} -m evaluation.claims --profile {PROFILE} --results results"
+    shell: DRAW["claims"]
 
 
 rule bilinear_game:
@@ -164,10 +177,7 @@ rule bilinear_game:
         png=report(OUT + "/figures/bilinear_game.png", category="Figures"),
         pdf=OUT + "/figures/bilinear_game.pdf",
         csv=OUT + "/figures/bilinear_game.csv",
-    params:
-        flags=" ".join(f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
-                       for k, v in config["bilinear_game"].items()),
-    shell: "{PY} -m evaluation.bilinear_game --out-dir {OUT}/figures {params.flags}"
+    shell: DRAW["bilinear_game"]
 
 
 rule bench:

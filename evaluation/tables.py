@@ -48,10 +48,10 @@ def mean_std(values: pd.Series) -> str:
 
 
 def seed_counts(runs: pd.DataFrame, index: str = "method") -> pd.DataFrame:
-    """`n seeds` (evaluated/expected) and `diverged` per value of `index`."""
+    """`runs` (evaluated/expected, over the row's datasets and seeds) and `diverged` per value of `index`."""
     ok = runs[runs["status"] == "ok"].groupby(index).size()
     total = runs.groupby(index).size()
-    out = pd.DataFrame({"n seeds": ok.reindex(total.index).fillna(0).astype(int).astype(str) + "/" +
+    out = pd.DataFrame({"runs": ok.reindex(total.index).fillna(0).astype(int).astype(str) + "/" +
                         total.astype(str),
                         "diverged": runs[runs["status"] == "diverged"].groupby(index).size()
                         .reindex(total.index).fillna(0).astype(int)})
@@ -91,7 +91,7 @@ def sweep_table(metrics: pd.DataFrame, runs: pd.DataFrame, kind: str, names: lis
     table.index = [f"{d} {m} {label(n)}" for d, m, n in table.index]
     r = runs[runs["setting"].str.startswith(kind)]
     counts = seed_counts(r.assign(key=r["dataset"] + " " + r["method"]), "key")
-    table["n seeds"] = [counts.loc[" ".join(i.split(" ")[:2]), "n seeds"] for i in table.index]
+    table["runs"] = [counts.loc[" ".join(i.split(" ")[:2]), "runs"] for i in table.index]
     return table
 
 
@@ -145,7 +145,8 @@ TABLES = ["synthetic", "modes", "images", "contamination", "limited", "runtime"]
 def make_tables(root: Path, profile: str) -> None:
     metrics, runs = pd.read_csv(root / "metrics.csv"), pd.read_csv(root / "runs.csv")
     n = runs.groupby(["dataset", "setting", "method"]).size()
-    per_cell = f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds; `n seeds` = evaluated/expected"
+    per_cell = (f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds per cell; `runs` = runs evaluated / "
+                f"expected over the row's datasets and seeds")
     for name, (datasets, names) in CLEAN_TABLES.items():
         write_table(clean_table(metrics, runs, datasets, names), root / "tables" / name,
                     f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better."

@@ -14,7 +14,6 @@ from methods.core.ksd import ksd
 from methods.core.stein import score_from_energy
 from methods.core.optim import Adam
 from methods.train import Batches
-from methods.wgan_gp import WganGp
 from tests.conftest import tiny_hparams
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest, and other jobs share the cores

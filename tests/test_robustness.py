@@ -182,8 +182,8 @@ def test_divergence_is_recorded_counted_and_the_dag_goes_on(tmp_path):
     assert runs.loc["wgan_gp", "status"] == "diverged"
     assert (runs.drop(index="wgan_gp")["status"] == "ok").all()  # the other runs finished
     table = pd.read_csv(out / "tables" / "synthetic.csv", index_col=0)
-    assert table.loc["wgan_gp", "diverged"] == 1 and table.loc["wgan_gp", "n seeds"] == "0/1"
-    assert table.loc["joint_w", "diverged"] == 0 and table.loc["joint_w", "n seeds"] == "1/1"
+    assert table.loc["wgan_gp", "diverged"] == 1 and table.loc["wgan_gp", "runs"] == "0/1"
+    assert table.loc["joint_w", "diverged"] == 0 and table.loc["joint_w", "runs"] == "1/1"
     assert (out / "claims.md").exists()
 
 

@@ -12,7 +12,7 @@ from scipy.spatial.distance import pdist
 from torch.func import grad, jacrev, vmap
 
 from methods.core.nets import Energy
-from methods.core.ksd import ksd, ksd_reference, median_bandwidth, stein_kernel_matrix
+from methods.core.ksd import ksd, median_bandwidth, stein_kernel_matrix
 from methods.core.stein import (SteinCritic, hutchinson_divergence, model_score,
                                 score_from_energy, stein_discrepancy, stein_estimate,
                                 stein_operator_value)

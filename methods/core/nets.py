@@ -10,7 +10,6 @@ as recorded tensor operations, differentiated by autograd; tests/test_fused.py c
 """
 from __future__ import annotations
 
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
