@@ -70,6 +70,7 @@ def runs(tmp_path_factory):
     assert not (killed / "metrics.json").exists(), "the job must have been killed before it finished"
     rerun = subprocess.run(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
+    print(f"killed by SIGKILL after the checkpoint of iteration {interrupted_at} of 600; rerun resumed from it")
     return {"dir": tmp, "interrupted_at": interrupted_at, "rerun_log": rerun.stderr}
 
 
@@ -178,6 +179,7 @@ def test_divergence_is_recorded_counted_and_the_dag_goes_on(tmp_path):
     assert record["status"] == "diverged" and record["metrics"] == {}
     assert 1 <= record["failure"]["iteration"] <= 40
     assert record["failure"]["losses"] or record["failure"]["parameters"]
+    print("diverged run's record:", record["failure"])
     runs = pd.read_csv(out / "runs.csv").set_index("method")
     assert runs.loc["wgan_gp", "status"] == "diverged"
     assert (runs.drop(index="wgan_gp")["status"] == "ok").all()  # the other runs finished
