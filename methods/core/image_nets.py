@@ -9,8 +9,8 @@ CIFAR-10 (3 × 32 × 32), DCGAN (Radford et al. 2016) in the same pattern:
 * critic: conv 4×4 stride 2 (3 → 64 → 128 → 256; 32 → 16 → 8 → 4), FC 256·4·4 → 1;
 * generator: z → FC 256·4·4 → deconv (256 → 128 → 64 → 3; 4 → 8 → 16 → 32), tanh.
 `image_width` scales every channel count and hidden width (1 = the paper's networks; the default profile uses a
-narrower network to fit a CPU budget). Hidden activations: leaky ReLU (slope 0.2) in critics and generators, as DCGAN; the energy trunk uses SiLU
-(`image_energy_activation`), smooth because every Stein loss differentiates ∇E once more. No batch normalisation:
+narrower network to fit a CPU budget). Hidden activations: leaky ReLU (slope 0.2) in critics and generators, as
+DCGAN; the energy trunk uses SiLU, smooth because every Stein loss differentiates ∇E once more. No batch normalisation:
 the gradient penalty and the scores are per-sample quantities, which batch statistics would couple. Input
 gradients (the gradient penalty, scores) come from autograd on these networks.
 """
@@ -82,11 +82,11 @@ class ImageCritic(nn.Module):
 class ImageEnergy(nn.Module):
     """E(x) on images: the convolutional trunk (SiLU) with `experts` outputs h_k and the energy head."""
 
-    def __init__(self, hp: dict, shape: tuple[int, ...], heads: dict):
+    def __init__(self, hp: dict, shape: tuple[int, ...], head_fn):
         super().__init__()
         trunk, width = conv_trunk(shape, "silu", hp["image_width"])
         self.net = nn.Sequential(trunk, nn.Linear(width, hp["experts"]))
-        self.head_fn = heads[hp["energy_head"]].fn
+        self.head_fn = head_fn  # f of the energy head E = Σ_k f(h_k) (nets.ENERGY_HEADS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head_fn(self.net(x)).sum(-1)

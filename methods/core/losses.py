@@ -16,14 +16,20 @@ PENALTIES = ("two_sided", "hinge")
 GAN_LOSSES = ("gan", "wgan")
 
 
-def penalty_from_grad(grad: torch.Tensor, kind: str = "two_sided") -> torch.Tensor:
-    """E[(‖g‖ − 1)²] over the rows of g (two-sided, Gulrajani et al. 2017), or E[relu(‖g‖ − 1)²] (`hinge`)."""
-    excess = grad.flatten(1).norm(dim=1) - 1
+def penalty_excess(grad: torch.Tensor, kind: str = "two_sided") -> tuple[torch.Tensor, torch.Tensor]:
+    """(‖g‖, the penalised excess ‖g‖ − 1) per row of g; `hinge` keeps only the part above 0."""
+    norm = grad.flatten(1).norm(dim=1)
+    excess = norm - 1
     if kind == "hinge":
         excess = excess.clamp_min(0)
     elif kind != "two_sided":
         raise ValueError(f"unknown gradient penalty {kind!r}; valid: {', '.join(PENALTIES)}")
-    return excess.pow(2).mean()
+    return norm, excess
+
+
+def penalty_from_grad(grad: torch.Tensor, kind: str = "two_sided") -> torch.Tensor:
+    """E[(‖g‖ − 1)²] over the rows of g (two-sided, Gulrajani et al. 2017), or E[relu(‖g‖ − 1)²] (`hinge`)."""
+    return penalty_excess(grad, kind)[1].pow(2).mean()
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:

@@ -10,7 +10,6 @@ as recorded tensor operations, differentiated by autograd; tests/test_fused.py c
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -148,9 +147,16 @@ def critic(hp: dict, shape: tuple[int, ...]) -> nn.Module:
 
 
 def energy(hp: dict, shape: tuple[int, ...]) -> nn.Module:
-    if hp["energy_head"] not in ENERGY_HEADS:
-        raise ValueError(f"unknown energy_head {hp['energy_head']!r}; valid: {', '.join(ENERGY_HEADS)}")
-    return Energy(hp, shape[0]) if len(shape) == 1 else image_nets.ImageEnergy(hp, tuple(shape), ENERGY_HEADS)
+    if len(shape) == 1:
+        return Energy(hp, shape[0])
+    return image_nets.ImageEnergy(hp, tuple(shape), energy_head(hp["energy_head"]).fn)
+
+
+def energy_head(name: str) -> fused.Derivatives:
+    """The energy head called `name` (ENERGY_HEADS); an unknown name raises a ValueError listing the valid ones."""
+    if name not in ENERGY_HEADS:
+        raise ValueError(f"unknown energy_head {name!r}; valid: {', '.join(ENERGY_HEADS)}")
+    return ENERGY_HEADS[name]
 
 
 class Generator(nn.Module):
@@ -192,8 +198,7 @@ class Energy(nn.Module):
 
     def __init__(self, hp: dict, d_in: int):
         super().__init__()
-        if hp["energy_head"] not in ENERGY_HEADS:
-            raise ValueError(f"unknown energy_head {hp['energy_head']!r}; valid: {', '.join(ENERGY_HEADS)}")
+        energy_head(hp["energy_head"])  # a clear error for an unknown head
         self.head = hp["energy_head"]
         self.net = mlp(d_in, hp["hidden"], hp["experts"], hp["layers"], hp["energy_activation"],
                        hp["fused_gradients"])

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from methods.core import fused
 from methods.core.ksd import _bandwidth, _check, ksd_backward, ksd_forward
+from methods.core.losses import interpolates, penalty_excess
 from methods.core.nets import ACTIVATIONS, ENERGY_HEADS, Critic, Energy
 
 
@@ -51,14 +52,8 @@ def wgan_gp_critic_step(critic: Critic, opt, real: torch.Tensor, fake: torch.Ten
                         gp_weight: float, penalty: str) -> torch.Tensor:
     """One optimiser step on the WGAN-GP critic loss (module docstring); returns the loss."""
     b = real.shape[0]
-    x = torch.cat([torch.lerp(fake, real, eps.view(b, 1)), real, fake])
-    value, grad, saved = _forward(critic.net, x, "linear", b)
-    norm = grad.norm(dim=1)
-    excess = norm - 1
-    if penalty == "hinge":
-        excess = excess.clamp_min(0)
-    elif penalty != "two_sided":
-        raise ValueError(f"unknown gradient penalty {penalty!r}; valid: two_sided, hinge")
+    value, grad, saved = _forward(critic.net, torch.cat([interpolates(real, fake, eps), real, fake]), "linear", b)
+    norm, excess = penalty_excess(grad, penalty)
     value_bar = _critic_weights(b, value.dtype)  # ∂L/∂v, and the critic term of L is its dot product with v
     loss = torch.dot(value, value_bar) + gp_weight * excess.pow(2).mean()
     grad_bar = (2 * gp_weight / b) * (excess / norm.clamp_min(1e-12))[:, None] * grad
