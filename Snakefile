@@ -18,6 +18,7 @@ import datasets  # noqa: E402
 from methods import config as suite_config  # noqa: E402
 from evaluation.figures import figure_names  # noqa: E402
 from evaluation.tables import TABLES  # noqa: E402
+from evaluation.trained import REFERENCES  # noqa: E402
 
 configfile: "config/config.yaml"
 try:  # the suite's checks first: their messages name the key and the valid choices
@@ -31,6 +32,7 @@ PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
+TRAINING_SETS = sorted({(r.dataset, r.setting, r.seed) for r in RUNS})  # each with a ceiling and a floor reference
 AGGREGATES = [f"{OUT}/{name}" for name in ("metrics.csv", "runs.csv", "curves.csv", "figure_data.npz")]
 FIGURES = figure_names(config)
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
@@ -140,9 +142,31 @@ rule train:
         "--hparams {params.hp} --threads {threads} {params.classifier} >> {log} 2>&1"
 
 
+rule references:
+    """The ceiling (true mixture; real images) and the floor (a Gaussian fitted to the training set; noise images)
+    of every stored training set, evaluated by the runs' own code (evaluation/references.py): the reference rows
+    of every table and figure, and what `beats_floor` compares against."""
+    input:
+        data=[f"{OUT}/data/{d}/{s}/seed{k}.npz" for d, s, k in TRAINING_SETS],
+        classifiers=sorted({f"{OUT}/classifiers/{d}.pt" for d, _, _ in TRAINING_SETS if datasets.is_image(d)}),
+    output: [f"{OUT}/references/{d}/{s}/{ref}/seed{k}/metrics.json" for d, s, k in TRAINING_SETS for ref in REFERENCES]
+    log: OUT + "/logs/references.log"
+    threads: config["training"]["threads"]
+    params:
+        sizes=f"--curve-samples {config['training']['curve_samples']} "
+              f"--image-curve-samples {config['images']['hparams'].get('curve_samples', 0)} "
+              f"--eval-samples {config['images']['eval_samples']} --ood-negatives {config['images']['ood_negatives']}"
+    shell:
+        "{PY} -m evaluation.references --out-dir {OUT}/references --classifier-dir {OUT}/classifiers "
+        "--data {input.data} {params.sizes} --threads {threads} > {log} 2>&1"
+
+
 rule aggregate:
-    """metrics.csv (long format), runs.csv (expected runs, status, cost), curves.csv, figure_data.npz."""
-    input: [f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS]
+    """metrics.csv (long format, references included), runs.csv (expected runs, status, cost, trained or not),
+    curves.csv, figure_data.npz."""
+    input:
+        [f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS],
+        rules.references.output,
     output: AGGREGATES
     shell: "{PY} -m evaluation.aggregate --profile {PROFILE} --results results"
 

@@ -1,14 +1,18 @@
 """Collect every run of a profile into results/<profile>/ (SPEC §5):
 
 * `metrics.csv`: long format, one row per (dataset, setting, method, seed, metric), with the metric's defining
-  parameters and provenance columns (git commit, config hash, package versions, device);
-* `runs.csv`: the completeness check, every run the profile expects with its status (ok, diverged or missing),
-  the failure record of a diverged run, and its cost (seconds per 1000 iterations from train.json; wall seconds and
-  peak resident memory from Snakemake's benchmark.tsv). Missing and diverged runs are listed, never dropped;
-* `curves.csv`: every run's learning curve (iteration, losses, MMD), long over runs;
+  parameters and provenance columns (git commit, config hash, package versions, device). The references of every
+  stored training set (evaluation/references.py) are rows too, with method `ceiling` or `floor`;
+* `runs.csv`: the completeness check, every run the profile expects with its kind (implicit, explicit, joint),
+  status (ok, diverged or missing), the failure record of a diverged run, its cost (seconds per 1000 iterations
+  from train.json; wall seconds and peak resident memory from Snakemake's benchmark.tsv), the parameters of its
+  learning-curve metrics, and whether it is trained: `beats_floor`, `plateaued` and `not_trained_because`
+  (evaluation/trained.py, with the profile's `trained:` rules). Missing and diverged runs are listed, never dropped;
+* `curves.csv`: every run's learning curve (iteration, losses and the paper's metrics), long over runs, and one row
+  per reference (iteration 0);
 * `figure_data.npz`: what the figures draw beyond those tables, for seed 0 of the clean setting: up to
-  FIGURE_SAMPLES generated points (2-D) or FIGURE_IMAGES images (uint8) per (dataset, method), and each 2-D energy
-  model's density grid.
+  FIGURE_SAMPLES generated points (2-D) or FIGURE_IMAGES images (uint8) per (dataset, method or reference), and each
+  2-D energy model's density grid.
 
 Tables, figures and the claims report are made from these four files only, so they can be rebuilt after a fresh
 clone, where the default profile's aggregates are committed and the runs are not.
@@ -25,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.trained import REFERENCES, is_trained, judge
 from methods import config as suite_config
+from methods.config import Run
 from methods.io import atomic_path, read_json
 
 IDENTITY = ["dataset", "setting", "method", "seed"]
@@ -45,39 +51,69 @@ def benchmark(path: Path) -> dict:
     return {"job_seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "-" else None}
 
 
+def metric_rows(profile: str, ident: dict, rec: dict) -> list[dict]:
+    return [{"profile": profile, **ident, "metric": metric, "value": entry["value"],
+             "params": json.dumps(entry["params"], sort_keys=True), "status": rec["status"],
+             "iterations": rec["train"]["iterations"], **rec["provenance"]} for metric, entry in rec["metrics"].items()]
+
+
+def read_curve(run_dir: Path, ident: dict) -> pd.DataFrame | None:
+    path = run_dir / "curve.csv"
+    if path.exists() and path.stat().st_size > 1:
+        return pd.read_csv(path).assign(**ident)
+    return None
+
+
+def keep_figure_data(figure_data: dict, run_dir: Path, run: Run) -> None:
+    """Seed 0 of the clean setting: samples (images as uint8) and the density grid, for the figures."""
+    samples = np.load(run_dir / "samples.npy")
+    if len(samples) and samples.ndim == 4:  # images: FIGURE_IMAGES of them as uint8 pixels
+        pixels = np.round((samples[:FIGURE_IMAGES].clip(-1, 1) + 1) * 127.5).astype(np.uint8)
+        figure_data[figure_key(run, "samples")] = pixels
+    elif len(samples):
+        figure_data[figure_key(run, "samples")] = samples[:FIGURE_SAMPLES]
+    if (run_dir / "density.npz").exists():
+        with np.load(run_dir / "density.npz") as f:
+            for k in f.files:
+                figure_data[figure_key(run, "density") + "/" + k] = f[k]
+
+
+def reference_runs(runs: list[Run]) -> list[Run]:
+    """The reference "runs" of a profile: ceiling and floor of every stored training set its runs use."""
+    sets = sorted({(r.dataset, r.setting, r.seed) for r in runs})
+    return [Run(d, s, ref, k) for d, s, k in sets for ref in REFERENCES]
+
+
 def collect(profile: str, results: Path, cfg: dict):
     rows, runs, curves, figure_data = [], [], [], {}
-    for run in suite_config.runs(cfg):
-        run_dir = results / profile / "runs" / run.path
+    expected = suite_config.runs(cfg)
+    for run in expected + reference_runs(expected):
+        reference = run.method in REFERENCES
+        run_dir = results / profile / ("references" if reference else "runs") / run.path
         ident = {"dataset": run.dataset, "setting": run.setting, "method": run.method, "seed": run.seed}
         if not (run_dir / "metrics.json").exists():
-            runs.append({**ident, "status": "missing", "failure": None})
+            if not reference:
+                runs.append({**ident, "status": "missing", "failure": None})
             continue
         rec = read_json(run_dir / "metrics.json")
-        runs.append({**ident, "status": rec["status"], "failure": json.dumps(rec.get("failure")),
-                     "iterations": rec["train"]["iterations"],
-                     "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
-                     **benchmark(run_dir / "benchmark.tsv")})
-        for metric, entry in rec["metrics"].items():
-            rows.append({"profile": profile, **ident, "metric": metric, "value": entry["value"],
-                         "params": json.dumps(entry["params"], sort_keys=True), "status": rec["status"],
-                         "iterations": rec["train"]["iterations"], **rec["provenance"]})
-        if (run_dir / "curve.csv").exists() and (run_dir / "curve.csv").stat().st_size > 1:
-            curves.append(pd.read_csv(run_dir / "curve.csv").assign(**ident))
+        rows += metric_rows(profile, ident, rec)
+        if not reference:
+            runs.append({**ident, "kind": rec.get("kind"), "status": rec["status"],
+                         "failure": json.dumps(rec.get("failure")), "iterations": rec["train"]["iterations"],
+                         "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
+                         **benchmark(run_dir / "benchmark.tsv"),
+                         "curve_params": json.dumps(rec.get("curve_params") or {}, sort_keys=True)})
+        curve = read_curve(run_dir, ident)
+        if curve is not None:
+            curves.append(curve)
         if run.setting == "clean" and run.seed == 0 and rec["status"] == "ok":
-            samples = np.load(run_dir / "samples.npy")
-            if len(samples) and samples.ndim == 4:  # images: FIGURE_IMAGES of them as uint8 pixels
-                pixels = np.round((samples[:FIGURE_IMAGES].clip(-1, 1) + 1) * 127.5).astype(np.uint8)
-                figure_data[figure_key(run, "samples")] = pixels
-            elif len(samples):
-                figure_data[figure_key(run, "samples")] = samples[:FIGURE_SAMPLES]
-            if (run_dir / "density.npz").exists():
-                with np.load(run_dir / "density.npz") as f:
-                    for k in f.files:
-                        figure_data[figure_key(run, "density") + "/" + k] = f[k]
+            keep_figure_data(figure_data, run_dir, run)
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
     curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]
-    return pd.DataFrame(rows), pd.DataFrame(runs), curves, figure_data
+    metrics = pd.DataFrame(rows)
+    runs = judge(pd.DataFrame(runs), metrics if len(metrics) else pd.DataFrame(columns=IDENTITY + ["metric", "value"]),
+                 curves, cfg["trained"])
+    return metrics, runs, curves, figure_data
 
 
 def main(argv=None) -> None:
@@ -94,7 +130,8 @@ def main(argv=None) -> None:
     with atomic_path(out / "figure_data.npz") as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **figure_data)
     counts = runs["status"].value_counts().to_dict()
-    print(f"{len(runs)} runs expected: " + ", ".join(f"{n} {s}" for s, n in counts.items()), file=sys.stderr)
+    print(f"{len(runs)} runs expected: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
+          f"; {int(is_trained(runs).sum())} trained (beats_floor and plateaued)", file=sys.stderr)
     for _, r in runs[runs["status"] != "ok"].iterrows():
         print(f"  {r['status']}: {r['dataset']}/{r['setting']}/{r['method']}/seed{r['seed']}", file=sys.stderr)
 

@@ -3,15 +3,21 @@ comparisons, the measured effect with a 95% confidence interval over seeds, and 
 
     python -m evaluation.claims --profile P [--results results]
 
+The gate (README, "Trained, not merely run"). A comparison is judged only when every run behind it, every seed of
+every (dataset, setting, method) it compares, is trained (runs.csv: `beats_floor` and `plateaued`,
+evaluation/trained.py); otherwise its verdict is `not assessable`, with the runs and the conditions that failed.
+
 Statistics. A comparison of method A against method B on one metric uses the per-seed differences A − B (seed k of
-both trained on the same stored training set, so the differences are paired); the interval is Student's t,
-mean ± t_{0.975, n−1} · sd / √n over the n seeds where both runs finished. A comparison is
-  * `reproduced` when the interval lies entirely on the side the paper claims,
-  * `contradicted` when it lies entirely on the other side,
+both trained on the same stored training set, so the differences are paired), oriented so that > 0 is what the
+paper claims: the interval is Student's t, mean ± t_{0.975, n−1} · sd / √n over the n seeds where both runs
+finished, and the two-sided p-value that of the same t statistic. A claim's comparisons are one family: their
+p-values are Holm-Bonferroni adjusted together (`holm`), which keeps the family-wise error at 5%. A comparison is
+  * `reproduced` when its adjusted p ≤ 0.05 and its mean effect is on the side the paper claims,
+  * `contradicted` when its adjusted p ≤ 0.05 and its mean effect is on the other side,
   * `inconclusive` otherwise (including n < 2).
 A claim is `reproduced` when all its comparisons are, `not reproduced` when any is contradicted, else
-`inconclusive`; `not run` when the profile has none of its runs. With 3 seeds t_{0.975, 2} = 4.3: only large,
-consistent effects reach a verdict.
+`not assessable` when any is, else `inconclusive`; `not run` when the profile has none of its runs. With 3 seeds
+and a family of m comparisons, only large, consistent effects reach a verdict.
 """
 from __future__ import annotations
 
@@ -25,17 +31,23 @@ from scipy import stats
 
 import datasets
 from evaluation.tables import setting_value
+from evaluation.trained import REFERENCES, is_trained, truth
 from methods import config as suite_config
 from methods.io import write_text
 
 CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE  # family-wise error rate of each claim's comparisons (Holm)
 NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "mnist": "MNIST"}
+NOT_ASSESSABLE = "not assessable"
 
 
 @dataclasses.dataclass
 class Comparison:
     text: str  # the comparison written out
     diffs: np.ndarray  # per-seed effects, oriented so that > 0 is what the paper claims
+    cells: list = dataclasses.field(default_factory=list)  # (dataset, setting, method): the runs behind it
+    untrained: list = dataclasses.field(default_factory=list)  # why it cannot be judged (set by `gate`)
+    p_holm: float = float("nan")  # its p-value, Holm-adjusted within its claim (set by `assess`)
 
     @property
     def n(self) -> int:
@@ -48,14 +60,62 @@ class Comparison:
         half = stats.t.ppf(0.5 + CONFIDENCE / 2, self.n - 1) * np.std(self.diffs, ddof=1) / np.sqrt(self.n)
         return mean, mean - half, mean + half
 
+    def p_value(self) -> float:
+        """Two-sided p-value of the paired t statistic t = mean / (sd/√n) with n − 1 degrees of freedom (the
+        statistic of `interval`); 1 with fewer than two seeds."""
+        if self.n < 2:
+            return 1.0
+        mean, sd = float(np.mean(self.diffs)), float(np.std(self.diffs, ddof=1))
+        if sd == 0:
+            return 0.0 if mean != 0 else 1.0
+        return float(2 * stats.t.sf(abs(mean) / (sd / np.sqrt(self.n)), self.n - 1))
+
     @property
     def verdict(self) -> str:
-        _, lo, hi = self.interval()
-        if self.n >= 2 and lo > 0:
-            return "reproduced"
-        if self.n >= 2 and hi < 0:
-            return "contradicted"
-        return "inconclusive"
+        if self.untrained:
+            return NOT_ASSESSABLE
+        if self.n < 2 or not self.p_holm <= ALPHA:
+            return "inconclusive"
+        return "reproduced" if np.mean(self.diffs) > 0 else "contradicted"
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (Holm 1979): with the m p-values sorted, p_(1) ≤ … ≤ p_(m),
+    adjusted p_(i) = max_{j ≤ i} min(1, (m − j + 1)·p_(j)); rejecting where the adjusted value is ≤ α controls
+    the family-wise error rate at α. Returned in the input's order."""
+    p = np.asarray(p_values, float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def gate(comparison: Comparison, runs: pd.DataFrame) -> None:
+    """The gate: list, per cell behind the comparison, the seeds that are not trained and why."""
+    trained = runs.assign(_trained=is_trained(runs))
+    for dataset, setting, method in comparison.cells:
+        cell = trained[(trained["dataset"] == dataset) & (trained["setting"] == setting) &
+                       (trained["method"] == method)]
+        bad = cell[~cell["_trained"]]
+        if cell.empty:
+            comparison.untrained.append(f"{method} on {dataset}/{setting}: no runs")
+        elif len(bad):
+            failed = [f"{c} false for seed{'s' * (n > 1)} {', '.join(map(str, bad.loc[~truth(bad, c), 'seed']))}"
+                      for c in ("beats_floor", "plateaued") if (n := int((~truth(bad, c)).sum()))]
+            first = bad.iloc[0]
+            comparison.untrained.append(
+                f"{method} on {dataset}/{setting}: {len(bad)}/{len(cell)} seeds not trained ({'; '.join(failed)}; "
+                f"seed {first['seed']}: {first['not_trained_because']})")
+
+
+def assess(comparisons: list[Comparison], runs: pd.DataFrame) -> list[Comparison]:
+    """Gate every comparison of one claim, then adjust their p-values together (one family: Holm)."""
+    for c, p in zip(comparisons, holm([c.p_value() for c in comparisons])):
+        c.p_holm = float(p)
+        gate(c, runs)
+    return comparisons
 
 
 def per_seed(metrics: pd.DataFrame, dataset: str, setting: str, metric: str, method: str) -> pd.Series:
@@ -75,7 +135,8 @@ def paired(metrics: pd.DataFrame, dataset: str, setting: str, metric: str, a: st
     relation = ">" if higher else "<"
     where = NAMES.get(dataset, dataset) + ("" if setting == "clean" else f", {setting}")
     return Comparison(f"{metric}({a}) {relation} {metric}({b}) on {where}",
-                      sign * (va[both] - vb[both]).to_numpy(dtype=float))
+                      sign * (va[both] - vb[both]).to_numpy(dtype=float),
+                      [(dataset, setting, a), (dataset, setting, b)])
 
 
 def slope_comparison(metrics: pd.DataFrame, a: str, b: str) -> Comparison | None:
@@ -97,8 +158,9 @@ def slope_comparison(metrics: pd.DataFrame, a: str, b: str) -> Comparison | None
     both = sa.index.intersection(sb.index)
     if both.empty:
         return None
+    cells = [("two_circle", s, m) for s in sorted(df["setting"].unique(), key=setting_value) for m in (a, b)]
     return Comparison(f"slope of HSR over the noise ratio: {a} > {b} (less negative; Two-Circle, "
-                      f"{df['r'].nunique()} ratios)", (sa[both] - sb[both]).to_numpy())
+                      f"{df['r'].nunique()} ratios)", (sa[both] - sb[both]).to_numpy(), cells)
 
 
 def limited_comparison(metrics: pd.DataFrame, a: str, b: str, max_n: int = 1000) -> Comparison | None:
@@ -113,8 +175,9 @@ def limited_comparison(metrics: pd.DataFrame, a: str, b: str, max_n: int = 1000)
         return None
     diff = (wide[a] - wide[b]).dropna().groupby("seed").mean()
     sizes = sorted({int(setting_value(s)) for s in df["setting"]})
+    cells = [("two_spiral", f"limited-{n}", m) for n in sizes for m in (a, b)]
     return Comparison(f"mean over n ∈ {sizes} of AUC({a}) − AUC({b}) > 0 (Two-Spiral, limited data)",
-                      diff.to_numpy())
+                      diff.to_numpy(), cells)
 
 
 def bilinear_claim(root: Path) -> dict:
@@ -143,6 +206,8 @@ def bilinear_claim(root: Path) -> dict:
 
 
 def claim_verdict(comparisons: list[Comparison]) -> str:
+    """reproduced when every comparison is; not reproduced when any is contradicted; otherwise not assessable
+    when any is; otherwise inconclusive."""
     if not comparisons:
         return "not run"
     verdicts = {c.verdict for c in comparisons}
@@ -150,6 +215,8 @@ def claim_verdict(comparisons: list[Comparison]) -> str:
         return "reproduced"
     if "contradicted" in verdicts:
         return "not reproduced"
+    if NOT_ASSESSABLE in verdicts:
+        return NOT_ASSESSABLE
     return "inconclusive"
 
 
@@ -158,12 +225,14 @@ def clean_pairs(metrics, pairs, datasets=("two_circle", "two_spiral")) -> list[C
     return [c for c in out if c is not None]
 
 
-def claims(metrics: pd.DataFrame) -> dict[str, tuple[str, list[Comparison]]]:
+def claims(metrics: pd.DataFrame, runs: pd.DataFrame) -> dict[str, tuple[str, list[Comparison]]]:
+    """Every claim but C6 (the bilinear game): (its text, its comparisons, gated and Holm-adjusted as one family)."""
+    metrics = metrics[~metrics["method"].isin(REFERENCES)]
     image_sets = sorted(set(metrics["dataset"]) - set(datasets.DATASETS))
     c7 = [c for d in image_sets for c in (
         paired(metrics, d, "clean", "fid_classifier", "joint_w", "wgan_gp", higher=False),
         paired(metrics, d, "clean", "is_classifier", "joint_w", "wgan_gp", higher=True)) if c is not None]
-    return {
+    found = {
         "C1": ("The bridged generator gives more high-quality samples.",
                clean_pairs(metrics, [("hsr", "joint_w", "wgan_gp", True), ("hsr", "joint_js", "gan", True)])),
         "C2": ("The bridged energy model is more accurate.",
@@ -181,36 +250,88 @@ def claims(metrics: pd.DataFrame) -> dict[str, tuple[str, list[Comparison]]]:
                                      ("kld", "joint_w", "joint_w_nobridge", False),
                                      ("auc", "joint_w", "joint_w_nobridge", True)])),
     }
+    return {k: (text, assess(cs, runs)) for k, (text, cs) in found.items()}
 
 
 def fmt(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{x:+.4f}"
 
 
-def report(root: Path, profile: str) -> str:
+def fmt_p(p: float) -> str:
+    return "–" if not np.isfinite(p) else f"{p:.3g}"
+
+
+def rules_text(rules: dict, metrics: pd.DataFrame) -> list[str]:
+    """The gate and the multiplicity rule, with the trained rules and the seed-to-seed spreads they rest on."""
+    two_d = metrics[metrics["dataset"].isin(list(datasets.DATASETS)) & ~metrics["method"].isin(REFERENCES)
+                    & (metrics["status"] == "ok")]
+    spread = {m: two_d[two_d["metric"] == m].groupby(["dataset", "setting", "method"])["value"].std().median()
+              for m in ("hsr", "kld", "auc")}
+    tol = rules["tolerance"]
+    measured = ", ".join(f"{m.upper()} {spread[m]:.3g}" if np.isfinite(spread[m]) else f"{m.upper()} –"
+                         for m in spread)
+    return [
+        "**The gate.** A comparison gets a verdict only when every run behind it (every seed of every method and "
+        "setting it compares) is *trained*: `beats_floor` and `plateaued` in runs.csv (evaluation/trained.py). "
+        f"`beats_floor`: each judged metric (HSR; KLD and AUC of an energy; on images fid_classifier and the OOD "
+        f"AUCs) closes at least {rules['margin']:.0%} of the gap from the floor (a Gaussian fitted to the run's "
+        "training set; noise images; an AUC of 0.5) to the ceiling (the true mixture; real images; an AUC of 1). "
+        f"`plateaued`: over the last {rules['window']:.0%} of training each judged metric moved by at most its "
+        f"tolerance (HSR {tol['hsr']:g}, KLD {tol['kld']:g}, AUC {tol['auc']:g}; images: fid_classifier "
+        f"{tol['fid_classifier']:.0%} of its value, OOD AUCs {tol['auc_ood_noise']:g}), chosen as 2-3 × the "
+        "median seed-to-seed standard deviation of the final metric over the 2-D cells of the default profile "
+        "(HSR 0.009, KLD 0.050, AUC 0.006 when they were set; config/config.yaml); the same median over this "
+        f"report's runs: {measured}. Otherwise the comparison is **not assessable**, and the report names the runs "
+        "and the condition that failed.",
+        "",
+        "**Multiplicity.** A claim's comparisons are one family. Each comparison's effect is the per-seed paired "
+        "difference, oriented so that **> 0 is what the paper claims**; its two-sided p-value comes from the paired "
+        f"t statistic (the one behind the {CONFIDENCE:.0%} Student-t interval shown), and the p-values of a claim "
+        f"are Holm-Bonferroni adjusted together. A comparison is reproduced / contradicted when its adjusted p ≤ "
+        f"{ALPHA:g} and its mean effect is > 0 / < 0, inconclusive otherwise. A claim is reproduced when all its "
+        "comparisons are; not reproduced when any is contradicted; otherwise not assessable when any is not "
+        "assessable; otherwise inconclusive.",
+    ]
+
+
+def trained_table(runs: pd.DataFrame) -> list[str]:
+    """Per method: trained seeds / runs on each dataset's clean setting and over each curve's settings."""
+    r = runs.assign(trained=is_trained(runs))
+    r = r.assign(column=np.where(r["setting"] == "clean", r["dataset"],
+                                 r["dataset"] + " " + r["setting"].str.split("-").str[0]))
+    if r.empty:
+        return []
+    table = r.groupby(["method", "column"])["trained"].agg(lambda t: f"{int(t.sum())}/{len(t)}").unstack("column")
+    table = table.fillna("–")
+    return ["", "## Which runs are trained", "",
+            "Trained runs / runs per method, on each dataset (clean setting) and over all settings of each curve "
+            "(the reasons of every untrained run are in runs.csv, `not_trained_because`).", "",
+            table.to_markdown()]
+
+
+def report(root: Path, profile: str, rules: dict) -> str:
     metrics = pd.read_csv(root / "metrics.csv")
     runs = pd.read_csv(root / "runs.csv")
-    found = claims(metrics)
+    found = claims(metrics, runs)
     c6 = bilinear_claim(root)
     order = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"]
     verdicts = {k: (c6["verdict"] if k == "C6" else claim_verdict(found[k][1])) for k in order}
     iterations = sorted(runs["iterations"].dropna().astype(int).unique()) if "iterations" in runs else []
+    tallies = ("reproduced", "inconclusive", "contradicted", NOT_ASSESSABLE)
     lines = [f"# Claims report: profile `{profile}`", "",
              f"Runs: {int((runs['status'] == 'ok').sum())} ok, {int((runs['status'] == 'diverged').sum())} diverged, "
-             f"{int((runs['status'] == 'missing').sum())} missing of {len(runs)} expected; training iterations per "
-             f"run: {', '.join(map(str, iterations)) or '–'}.", "",
-             f"Effects are per-seed paired differences oriented so that **> 0 is what the paper claims**; intervals "
-             f"are {CONFIDENCE:.0%} Student-t intervals over seeds (evaluation/claims.py). A comparison is "
-             f"reproduced / contradicted when its interval lies wholly above / below 0, inconclusive otherwise; a "
-             f"claim is reproduced when all its comparisons are, not reproduced when any is contradicted.", "",
-             "| claim | verdict | comparisons (reproduced / inconclusive / contradicted) |", "| --- | --- | --- |"]
+             f"{int((runs['status'] == 'missing').sum())} missing of {len(runs)} expected, "
+             f"{int(is_trained(runs).sum())} trained; training iterations per run: "
+             f"{', '.join(map(str, iterations)) or '–'}.", "", *rules_text(rules, metrics), "",
+             f"| claim | verdict | comparisons ({' / '.join(tallies)}) |", "| --- | --- | --- |"]
     for k in order:
         if k == "C6":
             lines.append(f"| C6 | {verdicts[k]} | deterministic simulation |")
             continue
         cs = found[k][1]
-        tally = [sum(c.verdict == v for c in cs) for v in ("reproduced", "inconclusive", "contradicted")]
+        tally = [sum(c.verdict == v for c in cs) for v in tallies]
         lines.append(f"| {k} | {verdicts[k]} | {' / '.join(map(str, tally)) if cs else '–'} |")
+    lines += trained_table(runs)
     for k in order:
         lines += ["", f"## {k}: {verdicts[k]}", ""]
         if k == "C6":
@@ -223,10 +344,17 @@ def report(root: Path, profile: str) -> str:
         if not cs:
             lines.append("Not run: this profile has no runs for these comparisons.")
             continue
-        lines += ["| comparison | n seeds | effect (mean) | 95% CI | verdict |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| comparison | n seeds | effect (mean) | 95% CI | p (Holm) | verdict |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for c in cs:
             mean, lo, hi = c.interval()
-            lines.append(f"| {c.text} | {c.n} | {fmt(mean)} | [{fmt(lo)}, {fmt(hi)}] | {c.verdict} |")
+            lines.append(f"| {c.text} | {c.n} | {fmt(mean)} | [{fmt(lo)}, {fmt(hi)}] | {fmt_p(c.p_holm)} | "
+                         f"{c.verdict} |")
+        reasons = list(dict.fromkeys(why for c in cs for why in c.untrained))  # each untrained cell once
+        if reasons:
+            lines += ["", "Not assessable: these runs behind its comparisons are not trained (every seed's reasons "
+                      "are in runs.csv, `not_trained_because`):", ""]
+            lines += [f"- {why}" for why in reasons]
     return "\n".join(lines) + "\n"
 
 
@@ -236,7 +364,7 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
     args = parser.parse_args(argv)
     root = Path(args.results) / args.profile
-    write_text(root / "claims.md", report(root, args.profile))
+    write_text(root / "claims.md", report(root, args.profile, suite_config.load(args.profile)["trained"]))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import torch
 
 import datasets
 from datasets.settings import Setting, derive_seed, sample_noise
+from datasets.synthetic import GRID_SIZE
 from evaluation import metrics2d as m
 from methods.config import ROOT
 from methods.io import read_json, write_json
@@ -32,6 +33,7 @@ MMD_BANDWIDTH = 1.0  # SPEC §4.1
 CONTAMINATION_HELD_OUT = 1000  # auc_contamination: fresh clean points and as many fresh noise points (SPEC §4.2)
 STABILITY_TAIL = 0.4  # SPEC §4.3: spread of the learning-curve MMD over the last 40% of training
 FIGURE_GRID = 100  # the energy's density for figures on a coarser grid (stored per run, figures/ rebuilds from it)
+CURVE_GRID = 100  # learning-curve KLD on this coarser grid (10⁴ energies per row instead of 9·10⁴)
 
 
 def provenance(config_hash: str | None) -> dict:
@@ -71,19 +73,29 @@ def generator_metrics(samples: np.ndarray, clean: np.ndarray, ds) -> dict:
     }
 
 
-def energy_metrics(method, clean: np.ndarray, ds, seed: int) -> dict:
-    gx, gy = ds.grid(clean)
-    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    e_grid, true = energies(method, grid), ds.density(grid)
-    grid_params = {"grid": f"{gx.shape[0]}x{gx.shape[1]}", "box": "clean training data, widened 50%",
-                   "clip": list(m.CLIP)}
+def grid_points(clean: np.ndarray, ds, size: int = GRID_SIZE) -> tuple[np.ndarray, dict]:
+    """The evaluation grid's points (size², 2) over the clean training data's box widened by 50% on each side, and
+    the parameters that define KLD/JSD on it."""
+    gx, gy = ds.grid(clean, size)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1), {
+        "grid": f"{gx.shape[0]}x{gx.shape[1]}", "box": "clean training data, widened 50%", "clip": list(m.CLIP)}
+
+
+def auc_points(ds, seed: int) -> np.ndarray:
+    """The AUC's negatives of a run: AUC_NEGATIVES_PER_MEAN points per mean, uniform in mean ± τ,
+    drawn from the run's seed index, so the final evaluation and every learning-curve row use the same ones."""
     rng = np.random.default_rng(derive_seed(ds.name, "auc_negatives", seed))
-    neg = m.auc_negatives(ds.means, ds.tau, AUC_NEGATIVES_PER_MEAN, rng)
+    return m.auc_negatives(ds.means, ds.tau, AUC_NEGATIVES_PER_MEAN, rng)
+
+
+def energy_metrics(method, clean: np.ndarray, ds, seed: int, grid_size: int = GRID_SIZE) -> dict:
+    grid, grid_params = grid_points(clean, ds, grid_size)
+    e_grid, true = energies(method, grid), ds.density(grid)
     e_means = energies(method, ds.means)
     return {
         "kld": {"value": m.kld(true, e_grid), "params": grid_params},
         "jsd": {"value": m.jsd(true, e_grid), "params": grid_params},
-        "auc": {"value": m.auc(-e_means, -energies(method, neg)),
+        "auc": {"value": m.auc(-e_means, -energies(method, auc_points(ds, seed))),
                 "params": {"positives": "mixture means", "negatives_per_mean": AUC_NEGATIVES_PER_MEAN,
                            "box_half_width": ds.tau, "score": "-E"}},
         "mode_coverage_density": {"value": m.mode_coverage_density(e_means, e_grid, ds.density_threshold),
@@ -112,6 +124,35 @@ def stability_metrics(curve: list[dict], iterations: int) -> dict:
                                       "points": len(tail)}}}
 
 
+CURVE_GENERATOR, CURVE_ENERGY = ("mmd", "hsr", "modes_covered"), ("kld", "jsd", "auc")
+
+
+def curve_metrics(method, clean: np.ndarray, ds, seed: int, iteration: int, n: int) -> dict:
+    """The paper's 2-D metrics at one point of a learning curve, as {name: {value, params}}, by the
+    final evaluation's own functions: for a generator, HSR, modes covered and MMD of n generated points against n
+    points of the clean training set; for an energy, KLD and JSD on a CURVE_GRID² grid (coarser than the final
+    300²) and the AUC on the final evaluation's negatives (so the last row's AUC is the final AUC).
+
+    Its random draws (samples, the MMD's reference points) are seeded by (dataset, seed, iteration) inside a fork
+    of torch's generator: the training's random streams are untouched, so how often a curve row is logged never
+    changes what the run learns."""
+    out = {}
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(derive_seed(ds.name, "curve", seed, iteration))
+        if method.has_generator:
+            fake = method.sample(n).double().cpu().numpy()
+            rng = np.random.default_rng(derive_seed(ds.name, "curve_reference", seed, iteration))
+            reference = clean[rng.choice(len(clean), min(n, len(clean)), replace=False)]
+            found = generator_metrics(fake, reference, ds)
+            out |= {k: found[k] for k in CURVE_GENERATOR}
+            out["mmd"]["params"]["reference"] = "as many points of the clean training set"
+        if method.has_energy:
+            found = energy_metrics(method, clean, ds, seed, CURVE_GRID)
+            out |= {k: found[k] for k in CURVE_ENERGY}
+    return out
+
+
 def density_grid(method, clean: np.ndarray, ds) -> dict:
     """The model's energy on a FIGURE_GRID² grid over the evaluation box, for the density figures (paper Fig. 4)."""
     gx, gy = ds.grid(clean, FIGURE_GRID)
@@ -119,55 +160,101 @@ def density_grid(method, clean: np.ndarray, ds) -> dict:
     return {"grid_x": gx.astype(np.float32), "grid_y": gy.astype(np.float32), "energy": e.astype(np.float32)}
 
 
-def image_metrics(method, samples: np.ndarray, data: dict, classifier_path, setting: Setting, seed: int,
-                  n_negatives: int) -> dict:
-    """SPEC §4.4 on an image run: generator metrics in the feature space of the DAG's classifier (fid_classifier,
-    is_classifier, class_coverage, class_kl_uniform) and on pixels (mean_bias_l1/l2), FID with pytorch-fid's
-    InceptionV3 when its weights are present (else a missing value with the reason); energy metrics auc_ood
-    (−E ranks held-out test images above uniform-noise images / above overlays of two classes) and, on
-    contaminated settings, auc_contamination (held-out test images against fresh noise images)."""
+def image_generator_metrics(samples: np.ndarray, x_test: np.ndarray, classifier, inception: bool = True) -> dict:
+    """The image generator metrics of images `samples` against the held-out `x_test` (both in [−1, 1]): in the
+    feature space of the DAG's classifier (fid_classifier, is_classifier, class_coverage, class_kl_uniform), on
+    pixels (mean_bias_l1/l2) and, with `inception`, FID with pytorch-fid's InceptionV3 when its weights are present
+    (else a missing value with the reason). `classifier`: (model, meta) of evaluation.classifier.load_classifier."""
+    from evaluation import images as im
+    from evaluation.classifier import class_probs, features
+
+    model, meta = classifier
+    space = (f"classifier penultimate layer ({features(model, x_test[:2]).shape[1]}-d; held-out accuracy "
+             f"{meta['test_accuracy']:.3f})")
+    base = {"n_generated": len(samples), "n_real": len(x_test), "reference": "held-out test images"}
+    probs = class_probs(model, samples)
+    coverage = im.class_coverage(probs, model.arch["n_classes"])
+    out = {
+        "fid_classifier": {"value": im.fid_from_features(features(model, samples), features(model, x_test)),
+                           "params": {**base, "feature_space": space}},
+        "is_classifier": {"value": im.inception_score(probs), "params": {**base, "classifier": space}},
+        "class_coverage": {"value": coverage["class_coverage"],
+                           "params": {"fraction_of_fair_share": 0.1, "classifier": space}},
+        "class_kl_uniform": {"value": coverage["class_kl_uniform"], "params": {"classifier": space}},
+        **{k: {"value": v, "params": {**base, "per": "pixel value"}}
+           for k, v in im.mean_bias(samples, x_test).items()},
+    }
+    if inception:
+        fid_inc = im.fid_inception(samples, x_test)
+        out["fid_inception"] = {"value": fid_inc["value"],
+                                "params": {**fid_inc["params"], **({"missing": fid_inc["reason"]}
+                                                                   if fid_inc["reason"] else {})}}
+    return out
+
+
+def image_energy_metrics(method, data: dict, setting: Setting, seed: int, n_negatives: int) -> dict:
+    """The image energy metrics: auc_ood_noise / auc_ood_overlay (−E ranks the held-out test images above
+    uniform-noise images / above overlays of two classes) and, on contaminated settings, auc_contamination (held-out
+    test images against fresh noise images)."""
     from datasets.images import to_float
     from evaluation import images as im
-    from evaluation.classifier import class_probs, features, load_classifier
 
     x_test, y_test = to_float(data["x_test"]), data["y_test"]
+    rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_ood", seed))
+    neg = im.ood_negatives(x_test, y_test, n_negatives, rng)
+    e_real = energies(method, x_test)
+    out = {}
+    for kind in ("noise", "overlay"):
+        out[f"auc_ood_{kind}"] = {"value": im.auc_scores(-e_real, -energies(method, neg[kind])),
+                                  "params": {"positives": f"{len(x_test)} held-out test images",
+                                             "negatives": f"{n_negatives} {kind} images", "score": "-E"}}
+    if setting.kind == "contaminated":  # fresh images of the contamination's noise model (datasets/images.py)
+        rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_contamination", seed))
+        noise = to_float(rng.integers(0, 255, (n_negatives, *x_test.shape[1:]), dtype=np.uint8, endpoint=True))
+        out["auc_contamination"] = {
+            "value": im.auc_scores(-e_real, -energies(method, noise)),
+            "params": {"positives": f"{len(x_test)} held-out test images",
+                       "negatives": f"{n_negatives} fresh noise images (uniform pixels)", "score": "-E"}}
+    return out
+
+
+def image_metrics(method, samples: np.ndarray, data: dict, classifier_path, setting: Setting, seed: int,
+                  n_negatives: int) -> dict:
+    """An image run's metrics: `image_generator_metrics` of its samples where it has a generator,
+    `image_energy_metrics` where it has an energy."""
+    from datasets.images import to_float
+    from evaluation.classifier import load_classifier
+
     out = {}
     if method.has_generator:
-        model, meta = load_classifier(classifier_path)
-        space = (f"classifier penultimate layer ({features(model, x_test[:2]).shape[1]}-d; held-out accuracy "
-                 f"{meta['test_accuracy']:.3f})")
-        base = {"n_generated": len(samples), "n_real": len(x_test), "reference": "held-out test images"}
-        probs = class_probs(model, samples)
-        coverage = im.class_coverage(probs, model.arch["n_classes"])
-        fid_inc = im.fid_inception(samples, x_test)
-        out |= {
-            "fid_classifier": {"value": im.fid_from_features(features(model, samples), features(model, x_test)),
-                               "params": {**base, "feature_space": space}},
-            "is_classifier": {"value": im.inception_score(probs), "params": {**base, "classifier": space}},
-            "class_coverage": {"value": coverage["class_coverage"],
-                               "params": {"fraction_of_fair_share": 0.1, "classifier": space}},
-            "class_kl_uniform": {"value": coverage["class_kl_uniform"], "params": {"classifier": space}},
-            **{k: {"value": v, "params": {**base, "per": "pixel value"}}
-               for k, v in im.mean_bias(samples, x_test).items()},
-            "fid_inception": {"value": fid_inc["value"],
-                              "params": {**fid_inc["params"], **({"missing": fid_inc["reason"]}
-                                                                 if fid_inc["reason"] else {})}},
-        }
+        out |= image_generator_metrics(samples, to_float(data["x_test"]), load_classifier(classifier_path))
     if method.has_energy:
-        rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_ood", seed))
-        neg = im.ood_negatives(x_test, y_test, n_negatives, rng)
-        e_real = energies(method, x_test)
-        for kind in ("noise", "overlay"):
-            out[f"auc_ood_{kind}"] = {"value": im.auc_scores(-e_real, -energies(method, neg[kind])),
-                                      "params": {"positives": f"{len(x_test)} held-out test images",
-                                                 "negatives": f"{n_negatives} {kind} images", "score": "-E"}}
-        if setting.kind == "contaminated":  # fresh images of the contamination's noise model (datasets/images.py)
-            rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_contamination", seed))
-            noise = to_float(rng.integers(0, 255, (n_negatives, *x_test.shape[1:]), dtype=np.uint8, endpoint=True))
-            out["auc_contamination"] = {
-                "value": im.auc_scores(-e_real, -energies(method, noise)),
-                "params": {"positives": f"{len(x_test)} held-out test images",
-                           "negatives": f"{n_negatives} fresh noise images (uniform pixels)", "score": "-E"}}
+        out |= image_energy_metrics(method, data, setting, seed, n_negatives)
+    return out
+
+
+IMAGE_CURVE = ("fid_classifier", "is_classifier", "auc_ood_noise", "auc_ood_overlay")
+
+
+def image_curve_metrics(method, data: dict, classifier, setting: Setting, seed: int, iteration: int, n: int,
+                        n_negatives: int) -> dict:
+    """The image metrics at one point of a learning curve: fid_classifier and is_classifier of n generated images
+    (generators), auc_ood_noise and auc_ood_overlay (energies, on the final evaluation's negatives), by the final
+    evaluation's functions, with draws seeded by (dataset, seed, iteration) in a fork of torch's generator (see
+    `curve_metrics`)."""
+    from datasets.images import to_float
+
+    out = {}
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(derive_seed(str(data["dataset"]), "curve", seed, iteration))
+        if method.has_generator:
+            found = image_generator_metrics(method.sample(n).float().cpu().numpy(), to_float(data["x_test"]),
+                                            classifier, inception=False)
+            out |= {k: v for k, v in found.items() if k in IMAGE_CURVE}
+        if method.has_energy:
+            found = image_energy_metrics(method, data, setting, seed, n_negatives)
+            out |= {k: v for k, v in found.items() if k in IMAGE_CURVE}
     return out
 
 
@@ -176,7 +263,8 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
     """The metrics.json record of a run from its status record (train.json), its trained method, its generated
     samples, its training set (datasets.make) and its learning curve; image runs also need the DAG's classifier."""
     ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
-    record = {**ident, "status": status["status"], "failure": status.get("failure"), "metrics": {},
+    record = {**ident, "kind": status.get("kind"), "status": status["status"], "failure": status.get("failure"),
+              "metrics": {}, "curve_params": status.get("curve_params", {}),
               "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
               "provenance": provenance(status.get("config_hash"))}
     if status["status"] != "ok":

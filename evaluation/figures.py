@@ -1,17 +1,23 @@
 """Figures from a profile's aggregates (SPEC §5), seaborn, PNG + PDF in results/<profile>/figures/:
 
-* `samples_<dataset>`: generated samples of every method with a generator (clean setting, seed 0) beside the
-  training data, mixture means marked (paper Fig. 3); on image datasets, grids of generated images beside real
-  ones;
-* `density_<dataset>`: the true density and every energy model's density exp(−E), each relative to its maximum on
-  the grid (paper Fig. 4);
-* `curves`: MMD learning curves, mean over seeds with the band between the lowest and highest seed (a ±std band
-  would cross zero on the log scale), per dataset and method family (paper Fig. 5);
-* `robustness`: HSR against the noise ratio (contamination) and density AUC against the training-set size
-  (limited data), mean ± std over seeds (paper Fig. 7).
+Every 2-D figure shows the references of evaluation/references.py: the ceiling (the true mixture) and the floor (a
+Gaussian fitted to the training set); image grids show real training images and uniform noise.
 
-Made from curves.csv, metrics.csv and figure_data.npz only (evaluation/aggregate.py), so `snakemake figures`
-redraws them without training.
+* `samples_<dataset>`: generated samples of every method with a generator (clean setting, seed 0) beside the
+  ceiling's and the floor's, mixture means marked (paper Fig. 3); on image datasets, grids of generated images
+  beside real ones and noise;
+* `density_<dataset>`: every energy model's density exp(−E), each relative to its maximum on the grid, beside the
+  true and the fitted Gaussian density (paper Fig. 4);
+* `convergence_<dataset>` (2-D): the paper's metrics (MMD, HSR, modes covered, KLD, AUC) against iteration, mean ±
+  1 std over seeds, one row of panels per kind of method, the references as lines: the evidence that a run is
+  trained (evaluation/trained.py);
+* `curves`: MMD learning curves, mean over seeds with the band between the lowest and highest seed, per dataset
+  and method family (paper Fig. 5);
+* `robustness`: HSR against the noise ratio (contamination) and density AUC against the training-set size
+  (limited data), mean ± std over seeds, with the references of each training set (paper Fig. 7).
+
+Made from curves.csv, metrics.csv, runs.csv and figure_data.npz only (evaluation/aggregate.py), so
+`snakemake figures` redraws them without training.
 
     python -m evaluation.figures --profile P [--results results]
 """
@@ -24,12 +30,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 import datasets  # noqa: E402
-from evaluation.tables import setting_value  # noqa: E402
+from evaluation.tables import IMAGE_REFERENCE_LABELS, REFERENCE_LABELS, setting_value  # noqa: E402
+from evaluation.trained import REFERENCES  # noqa: E402
+from methods import KINDS  # noqa: E402
 from methods import config as suite_config  # noqa: E402
 from methods.io import atomic_path  # noqa: E402
 
@@ -39,6 +48,8 @@ FAMILIES = {  # the panels of the learning-curve figure
     "energy-based": ["egan", "dgm", "ebm_langevin"],
 }
 NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "ring8": "ring8", "grid25": "grid25"}
+REFERENCE_STYLE = {"ceiling": ("black", "--"), "floor": ("0.45", ":")}  # colour, line style
+MMD_LINTHRESH = 1e-3  # MMD axes: symlog, linear below this (the ceiling's unbiased MMD is ≈ 0, either sign)
 
 
 def save(fig, stem: Path) -> list[Path]:
@@ -68,21 +79,27 @@ def grid_axes(n: int, ncols: int = 5, size: float = 2.4):
 
 
 def entries(data, kind: str, dataset: str) -> dict[str, str]:
-    """{method: key prefix} of figure_data entries of `kind` (samples, density) on `dataset`."""
+    """{method: key prefix} of figure_data entries of `kind` (samples, density) on `dataset`: the references
+    (ceiling, floor) first, then the methods in alphabetical order."""
     out = {}
     for key in data.files:
         parts = key.split("/")
         if parts[0] == kind and parts[1] == dataset:
             out[parts[2]] = "/".join(parts[:3])
-    return dict(sorted(out.items()))
+    order = {m: i for i, m in enumerate(REFERENCES)}
+    return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def image_grid_figure(data, dataset: str, real: np.ndarray):
-    """One panel per method: an 8 × 8 mosaic of generated images (uint8), beside held-out real images."""
+def title(method: str, image: bool = False) -> str:
+    return (IMAGE_REFERENCE_LABELS if image else REFERENCE_LABELS).get(method, method)
+
+
+def image_grid_figure(data, dataset: str):
+    """One panel per reference (real training images, uniform noise) and method: an 8 × 8 mosaic of images."""
     panels = entries(data, "samples", dataset)
-    fig, axes = grid_axes(len(panels) + 1, ncols=4, size=2.6)
-    for ax, (title, x) in zip(axes, [("real (held-out)", real)] + [(m, data[k]) for m, k in panels.items()]):
-        x = x[:64]
+    fig, axes = grid_axes(len(panels), ncols=4, size=2.6)
+    for ax, (method, key) in zip(axes, panels.items()):
+        x = data[key][:64]
         n, c, h, w = x.shape
         side = int(np.ceil(np.sqrt(n)))
         mosaic = np.zeros((c, side * h, side * w), dtype=np.uint8)
@@ -90,24 +107,27 @@ def image_grid_figure(data, dataset: str, real: np.ndarray):
             r, q = divmod(i, side)
             mosaic[:, r * h:(r + 1) * h, q * w:(q + 1) * w] = img
         ax.imshow(mosaic[0] if c == 1 else mosaic.transpose(1, 2, 0), cmap="gray" if c == 1 else None)
-        ax.set(title=title, xticks=[], yticks=[])
+        ax.set(title=title(method, image=True), xticks=[], yticks=[])
         ax.grid(False)
     fig.suptitle(f"{dataset}: generated images (clean setting, seed 0)")
     return fig
 
 
-def samples_figure(data, dataset: str, clean: np.ndarray | None):
+def samples_figure(data, dataset: str):
+    """Generated samples of every method beside the ceiling's (the true mixture) and the floor's (a Gaussian
+    fitted to the training set), mixture means marked (paper Fig. 3)."""
     ds = datasets.get(dataset)
     panels = entries(data, "samples", dataset)
-    fig, axes = grid_axes(len(panels) + 1)
+    fig, axes = grid_axes(len(panels))
     lim = np.abs(ds.means).max() * 1.6
-    for ax, (title, x) in zip(axes, [("training data", clean)] + [(m, data[k]) for m, k in panels.items()]):
-        if x is not None:
-            sns.scatterplot(x=x[:, 0], y=x[:, 1], s=3, alpha=0.4, linewidth=0, ax=ax, color="C0",
-                            label="samples" if ax is axes[0] else None, legend=False)
+    for ax, (method, key) in zip(axes, panels.items()):
+        x = data[key]
+        sns.scatterplot(x=x[:, 0], y=x[:, 1], s=3, alpha=0.4, linewidth=0, ax=ax, color="C0",
+                        label="samples" if ax is axes[0] else None, legend=False)
         ax.scatter(ds.means[:, 0], ds.means[:, 1], s=8, c="C3", marker="x", linewidths=0.8,
                    label="mixture means" if ax is axes[0] else None)
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title, xlabel="$x_1$", ylabel="$x_2$")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title(method), xlabel="$x_1$",
+               ylabel="$x_2$")
         ax.label_outer()
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=2, markerscale=3)
@@ -116,23 +136,41 @@ def samples_figure(data, dataset: str, clean: np.ndarray | None):
 
 
 def density_figure(data, dataset: str):
-    ds = datasets.get(dataset)
+    """Every energy model's density exp(−E) relative to its maximum on the grid, beside the ceiling's (the true
+    density) and the floor's (the fitted Gaussian) (paper Fig. 4)."""
     panels = entries(data, "density", dataset)
-    fig, axes = grid_axes(len(panels) + 1, ncols=4, size=2.6)
-    first = data[next(iter(panels.values())) + "/grid_x"], data[next(iter(panels.values())) + "/grid_y"]
-    gx, gy = first
-    true = ds.density(np.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
-    images = [("true density", true / true.max())]
-    for m, k in panels.items():
-        e = data[k + "/energy"].astype(np.float64)
-        images.append((m, np.exp(-(e - e.min()))))  # exp(−E) relative to its maximum on the grid
-    for ax, (title, img) in zip(axes, images):
-        mesh = ax.pcolormesh(gx, gy, img, cmap="viridis", shading="auto", rasterized=True, vmin=0, vmax=1)
-        ax.set(aspect="equal", title=title, xlabel="$x_1$", ylabel="$x_2$")
+    fig, axes = grid_axes(len(panels), ncols=4, size=2.6)
+    for ax, (method, key) in zip(axes, panels.items()):
+        gx, gy, e = (data[f"{key}/{k}"].astype(np.float64) for k in ("grid_x", "grid_y", "energy"))
+        mesh = ax.pcolormesh(gx, gy, np.exp(-(e - e.min())), cmap="viridis", shading="auto", rasterized=True,
+                             vmin=0, vmax=1)
+        ax.set(aspect="equal", title=title(method), xlabel="$x_1$", ylabel="$x_2$")
         ax.label_outer()
     fig.colorbar(mesh, ax=list(axes), shrink=0.6, label="density / its maximum on the grid")
     fig.suptitle(f"{NAMES[dataset]}: model densities exp(−E) (clean setting, seed 0)")
     return fig
+
+
+def reference_lines(ax, values: dict, horizontal: bool = True) -> None:
+    """The ceiling (dashed) and the floor (dotted) on `ax`: {reference: value} as horizontal lines, or
+    {reference: (x, y)} as lines over x."""
+    for ref, style in REFERENCE_STYLE.items():
+        if ref not in values:
+            continue
+        if horizontal:
+            if np.isfinite(values[ref]):
+                ax.axhline(values[ref], color=style[0], ls=style[1], lw=1.2, label=REFERENCE_LABELS[ref])
+        else:
+            x, y = values[ref]
+            ax.plot(x, y, color=style[0], ls=style[1], lw=1.2, marker=".", label=REFERENCE_LABELS[ref])
+
+
+def reference_means(curves: pd.DataFrame, dataset: str, metric: str, setting: str = "clean") -> dict:
+    """{reference: mean over seeds} of a learning-curve metric's reference rows."""
+    if metric not in curves:
+        return {}
+    sub = curves[(curves["dataset"] == dataset) & (curves["setting"] == setting) & curves["method"].isin(REFERENCES)]
+    return sub.groupby("method")[metric].mean().dropna().to_dict()
 
 
 def curves_figure(curves: pd.DataFrame):
@@ -153,10 +191,55 @@ def curves_figure(curves: pd.DataFrame):
             if not sub.empty:
                 sns.lineplot(data=sub, x="iteration", y="mmd", hue="method", errorbar=("pi", 100), ax=ax,
                              hue_order=[m for m in FAMILIES[fam] if m in set(sub["method"])])
-                ax.set_yscale("log")
+                reference_lines(ax, reference_means(curves, d, "mmd"))
+                ax.set_yscale("symlog", linthresh=MMD_LINTHRESH)
                 ax.legend(title=None, fontsize=7)
-            ax.set(title=f"{NAMES[d]}: {fam}", xlabel="iteration", ylabel="MMD² (log scale)")
-    fig.suptitle("MMD against iteration: mean over seeds, band from the lowest to the highest seed (clean setting)")
+            ax.set(title=f"{NAMES[d]}: {fam}", xlabel="iteration", ylabel="MMD² (symlog scale)")
+    fig.suptitle("MMD against iteration: mean over seeds, band from the lowest to the highest seed (clean setting); "
+                 "ceiling: the true mixture, floor: a Gaussian fitted to the training set")
+    fig.tight_layout()
+    return fig
+
+
+CONVERGENCE_METRICS = {"mmd": "MMD² ↓", "hsr": "HSR", "modes_covered": "modes covered", "kld": "KLD ↓ (grid 100²)",
+                       "auc": "AUC"}
+
+
+def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str):
+    """The paper's metrics against iteration on `dataset` (clean setting): one row of panels per kind of method
+    (implicit, explicit, joint), one column per metric, mean ± 1 std over seeds, the ceiling and the floor as
+    lines. Whether a run is trained is judged on these curves (evaluation/trained.py)."""
+    df = curves[(curves["dataset"] == dataset) & (curves["setting"] == "clean") & ~curves["method"].isin(REFERENCES)]
+    kinds = runs[(runs["dataset"] == dataset) & (runs["setting"] == "clean")].drop_duplicates("method")
+    kind_of = dict(zip(kinds["method"], kinds.get("kind", pd.Series(dtype=object)).fillna("other")))
+    metrics = [m for m in CONVERGENCE_METRICS if m in df and df[m].notna().any()]
+    rows = [k for k in (*KINDS, "other") if k in set(kind_of.values()) and
+            not df[df["method"].map(kind_of) == k].empty]
+    if not metrics or not rows:
+        return placeholder(f"no learning curves on {dataset} in this profile")
+    fig, axes = plt.subplots(len(rows), len(metrics), figsize=(3.3 * len(metrics), 2.7 * len(rows)),
+                             squeeze=False, sharex=True)
+    for i, kind in enumerate(rows):
+        sub = df[df["method"].map(kind_of) == kind]
+        names = sorted(sub["method"].unique())
+        palette = dict(zip(names, sns.color_palette(n_colors=len(names))))  # one colour per method across the row
+        for j, metric in enumerate(metrics):
+            ax = axes[i, j]
+            data = sub.dropna(subset=[metric])
+            if data.empty:
+                ax.set_axis_off()
+                continue
+            sns.lineplot(data=data, x="iteration", y=metric, hue="method", errorbar="sd", ax=ax, palette=palette,
+                         hue_order=[m for m in names if m in set(data["method"])], legend=False)
+            reference_lines(ax, reference_means(curves, dataset, metric))
+            if metric == "mmd":
+                ax.set_yscale("symlog", linthresh=MMD_LINTHRESH)
+            ax.set(title=f"{kind}: {CONVERGENCE_METRICS[metric]}", ylabel=None)
+        handles = [Line2D([], [], color=palette[m], label=m) for m in names] + [
+            Line2D([], [], color=c, ls=ls, label=REFERENCE_LABELS[ref]) for ref, (c, ls) in REFERENCE_STYLE.items()]
+        axes[i, -1].legend(handles=handles, fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"{NAMES[dataset]}: metrics against iteration, mean ± 1 std over seeds (clean setting); dashed: "
+                 f"ceiling (true mixture), dotted: floor (Gaussian fit)")
     fig.tight_layout()
     return fig
 
@@ -164,28 +247,28 @@ def curves_figure(curves: pd.DataFrame):
 def robustness_figure(metrics: pd.DataFrame):
     panels = [("contaminated", "hsr", "noise ratio r", "HSR", "contamination (Two-Circle)"),
               ("limited", "auc", "training-set size n", "density AUC", "limited data (Two-Spiral)")]
-    panels = [p for p in panels if not metrics[metrics["setting"].str.startswith(p[0]) &
-                                               (metrics["metric"] == p[1])].empty]
+    runs_of = metrics[~metrics["method"].isin(REFERENCES)]
+    panels = [p for p in panels if not runs_of[runs_of["setting"].str.startswith(p[0]) &
+                                               (runs_of["metric"] == p[1])].empty]
     if not panels:
         return placeholder("no contaminated or limited-data runs in this profile")
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, (kind, metric, xlabel, ylabel, title) in zip(axes[0], panels):
+    for ax, (kind, metric, xlabel, ylabel, name) in zip(axes[0], panels):
         df = metrics[metrics["setting"].str.startswith(kind) & (metrics["metric"] == metric)].copy()
         df[xlabel] = df["setting"].map(setting_value)
-        sns.lineplot(data=df, x=xlabel, y="value", hue="method", style="method", markers=True, dashes=False,
+        methods = df[~df["method"].isin(REFERENCES)]
+        sns.lineplot(data=methods, x=xlabel, y="value", hue="method", style="method", markers=True, dashes=False,
                      errorbar="sd", ax=ax)
-        ax.set(title=title, ylabel=ylabel)
-        ax.legend(title=None)
-    fig.suptitle("Robustness: mean ± 1 std over seeds")
+        refs = df[df["method"].isin(REFERENCES) & df["dataset"].isin(methods["dataset"])]
+        means = refs.groupby(["method", xlabel])["value"].mean()
+        reference_lines(ax, {ref: (means[ref].index, means[ref].to_numpy()) for ref in REFERENCES
+                             if ref in means.index.get_level_values(0)}, horizontal=False)
+        ax.set(title=name, ylabel=ylabel)
+        ax.legend(title=None, fontsize=7)
+    fig.suptitle("Robustness: mean ± 1 std over seeds; dashed: ceiling (true mixture), dotted: floor (Gaussian fit "
+                 "to each training set)")
     fig.tight_layout()
     return fig
-
-
-def real_images(cfg: dict, dataset: str, n: int = 64) -> np.ndarray:
-    """The first n held-out test images of an image dataset (uint8), for comparison beside the generated ones."""
-    from datasets import images
-
-    return images.load(dataset, cfg["images"]["paths"].get(dataset)).x_test[:n]
 
 
 def figure_names(cfg: dict) -> list[str]:
@@ -193,7 +276,7 @@ def figure_names(cfg: dict) -> list[str]:
     names = ["curves", "robustness"]
     seen = {d for exp in cfg["experiments"].values() for d in exp["datasets"] if "clean" in exp["settings"]}
     for d in sorted(seen, key=datasets.names().index):
-        names += [f"samples_{d}"] + ([] if datasets.is_image(d) else [f"density_{d}"])
+        names += [f"samples_{d}"] + ([] if datasets.is_image(d) else [f"density_{d}", f"convergence_{d}"])
     return names
 
 
@@ -201,6 +284,7 @@ def make_figures(root: Path, cfg: dict) -> None:
     sns.set_theme(style="whitegrid", context="paper")
     metrics = pd.read_csv(root / "metrics.csv")
     curves = pd.read_csv(root / "curves.csv")
+    runs = pd.read_csv(root / "runs.csv")
     out = root / "figures"
     with np.load(root / "figure_data.npz") as data:
         for name in figure_names(cfg):
@@ -208,12 +292,14 @@ def make_figures(root: Path, cfg: dict) -> None:
             if kind == "samples" and not entries(data, "samples", dataset):
                 fig = placeholder(f"no generator samples on {dataset}")
             elif kind == "samples" and datasets.is_image(dataset):
-                fig = image_grid_figure(data, dataset, real_images(cfg, dataset))
+                fig = image_grid_figure(data, dataset)
             elif kind == "samples":
-                fig = samples_figure(data, dataset, datasets.get(dataset).sample(1000, np.random.default_rng(0)))
+                fig = samples_figure(data, dataset)
             elif kind == "density":
                 fig = density_figure(data, dataset) if entries(data, "density", dataset) else \
                     placeholder(f"no energy models on {dataset}")
+            elif kind == "convergence":
+                fig = convergence_figure(curves, runs, dataset)
             elif name == "curves":
                 fig = curves_figure(curves)
             else:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from datasets.images import IMAGE_DATASETS
+from evaluation.trained import REFERENCES, is_trained
 from methods import config as suite_config
 from methods.io import atomic_path, write_text
 
@@ -62,17 +63,49 @@ def label(metric: str) -> str:
     return metric + (" ↓" if metric in LOWER_IS_BETTER else "")
 
 
+REFERENCE_LABELS = {"ceiling": "ceiling: true mixture", "floor": "floor: Gaussian fit"}
+IMAGE_REFERENCE_LABELS = {"ceiling": "ceiling: real training images", "floor": "floor: uniform noise"}
+
+
+def trained_counts(runs: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """"k/n" per value of `keys`: k of the n expected runs are trained (runs.csv beats_floor and plateaued)."""
+    flags = runs.assign(trained=is_trained(runs) if len(runs) else [])
+    g = flags.groupby(keys)["trained"]
+    return g.sum().astype(int).astype(str) + "/" + g.size().astype(str)
+
+
+def with_counts(cells: pd.DataFrame, counts: dict) -> pd.DataFrame:
+    """Append " (k/n)" to each filled cell; `counts[(row, column)]` gives k/n (rows without one: references)."""
+    out = cells.copy()
+    for row in out.index:
+        for col in out.columns:
+            k = counts.get((row, col))
+            if k is not None and out.loc[row, col] != "–":
+                out.loc[row, col] = f"{out.loc[row, col]} ({k})"
+    return out
+
+
 def clean_table(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], names: list[str]) -> pd.DataFrame:
-    """Rows: methods; columns: "dataset metric" as mean ± std, then n seeds and diverged."""
+    """Rows: the ceiling and the floor, then the methods; columns: "dataset metric" as mean ± std over seeds, with
+    (k/n) trained seeds in each method's cells; then runs evaluated / expected and diverged."""
     df = metrics[(metrics["setting"] == "clean") & metrics["dataset"].isin(datasets) & metrics["metric"].isin(names)]
     r = runs[(runs["setting"] == "clean") & runs["dataset"].isin(datasets)]
     if r.empty:
         return pd.DataFrame()
     table = df.pivot_table(index="method", columns=["dataset", "metric"], values="value", aggfunc=mean_std)
     cols = [(d, n) for d in datasets for n in names if (d, n) in table.columns]
-    table = table.reindex(index=sorted(r["method"].unique()), columns=pd.MultiIndex.from_tuples(cols)).fillna("–")
+    refs = [m for m in REFERENCES if m in table.index]
+    table = table.reindex(index=refs + sorted(r["method"].unique()), columns=pd.MultiIndex.from_tuples(cols))
+    table = table.fillna("–")
+    trained = trained_counts(r, ["method", "dataset"])
+    table = with_counts(table, {(m, (d, n)): k for (m, d), k in trained.items() for n in names})
+    image = any(d in IMAGE_DATASETS for d in datasets)
+    table.index = [(IMAGE_REFERENCE_LABELS if image else REFERENCE_LABELS).get(m, m) for m in table.index]
     table.columns = [f"{d} {label(n)}" for d, n in table.columns]
-    return table.join(seed_counts(r))
+    counts = seed_counts(r)
+    counts.index = list(counts.index)
+    table = table.join(counts).fillna({"runs": "–", "diverged": 0})  # a reference has nothing to diverge
+    return table.astype({"diverged": int})
 
 
 def setting_value(setting: str) -> float:
@@ -81,17 +114,23 @@ def setting_value(setting: str) -> float:
 
 
 def sweep_table(metrics: pd.DataFrame, runs: pd.DataFrame, kind: str, names: list[str]) -> pd.DataFrame:
-    """Rows: (method, metric); columns: the settings of `kind` (contaminated / limited) in numeric order."""
+    """Rows: (dataset, method or reference, metric); columns: the settings of `kind` (contaminated / limited) in
+    numeric order; each method's cells with (k/n) trained seeds, references first."""
     df = metrics[metrics["setting"].str.startswith(kind) & metrics["metric"].isin(names)]
-    if df.empty:
+    r = runs[runs["setting"].str.startswith(kind)]
+    if df.empty or r.empty:
         return pd.DataFrame()
+    df = df[df["method"].isin(REFERENCES) | df["method"].isin(r["method"])]
     table = df.pivot_table(index=["dataset", "method", "metric"], columns="setting", values="value",
                            aggfunc=mean_std)
     table = table[sorted(table.columns, key=setting_value)].fillna("–")
-    table.index = [f"{d} {m} {label(n)}" for d, m, n in table.index]
-    r = runs[runs["setting"].str.startswith(kind)]
-    counts = seed_counts(r.assign(key=r["dataset"] + " " + r["method"]), "key")
-    table["runs"] = [counts.loc[" ".join(i.split(" ")[:2]), "runs"] for i in table.index]
+    order = {m: i for i, m in enumerate(REFERENCES)}
+    table = table.loc[sorted(table.index, key=lambda i: (i[0], order.get(i[1], len(order)), i[1], i[2]))]
+    trained = trained_counts(r, ["dataset", "method", "setting"])
+    table = with_counts(table, {((d, m, n), s): k for (d, m, s), k in trained.items() for n in names})
+    table.index = [f"{d} {REFERENCE_LABELS.get(m, m)} {label(n)}" for d, m, n in table.index]
+    counts = seed_counts(r.assign(key=r["dataset"] + " " + r["method"]), "key")["runs"]
+    table["runs"] = [counts.get(" ".join(i.split(" ")[:2]), "–") for i in table.index]
     return table
 
 
@@ -145,8 +184,10 @@ TABLES = ["synthetic", "modes", "images", "contamination", "limited", "runtime"]
 def make_tables(root: Path, profile: str) -> None:
     metrics, runs = pd.read_csv(root / "metrics.csv"), pd.read_csv(root / "runs.csv")
     n = runs.groupby(["dataset", "setting", "method"]).size()
-    per_cell = (f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds per cell; `runs` = runs evaluated / "
-                f"expected over the row's datasets and seeds")
+    per_cell = (f"mean ± std over up to {int(n.max()) if len(n) else 0} seeds per cell; (k/n): k of the cell's n "
+                f"seeds are trained (runs.csv: beats_floor and plateaued); the ceiling and floor rows are the "
+                f"references of the same training sets; `runs` = runs evaluated / expected over the row's datasets "
+                f"and seeds")
     for name, (datasets, names) in CLEAN_TABLES.items():
         write_table(clean_table(metrics, runs, datasets, names), root / "tables" / name,
                     f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better."

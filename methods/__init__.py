@@ -12,6 +12,8 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+KINDS = ("implicit", "explicit", "joint")  # a generator; an energy model (with or without a sampler); both
+
 # Modules of this package that are not methods: shared parts and command-line entry points.
 NOT_METHODS = frozenset({"core", "config", "io", "train", "bench"})
 

@@ -143,7 +143,8 @@ def split_variant(method: str) -> tuple[str, str | None]:
 def hparams(cfg: dict, method: str, dataset: str | None = None) -> dict:
     """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them, then, on
     an image `dataset`, the `images: hparams:` overrides (and the image evaluation's sizes), then, for a variant
-    `name@preset`, the preset's `all:` entries and its entries for `name`."""
+    `name@preset`, the preset's `all:` entries, its `by_dataset:` entries for `dataset` and its entries for
+    `name`."""
     name, preset = split_variant(method)
     if name not in cfg["methods"]:
         raise ConfigError(f"method {name!r} has no entry under `methods:` in config/config.yaml; configured "
@@ -160,6 +161,7 @@ def hparams(cfg: dict, method: str, dataset: str | None = None) -> dict:
         if overrides is None:
             raise ConfigError(f"unknown preset {preset!r}; valid presets: {', '.join(cfg.get('presets', {}))}")
         hp.update(overrides.get("all") or {})
+        hp.update((overrides.get("by_dataset") or {}).get(dataset) or {})
         hp.update(overrides.get(name) or {})
     return hp
 

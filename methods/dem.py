@@ -22,6 +22,7 @@ from methods.core.stein import SteinCritic, critic_ascent_loss, stein_discrepanc
 @register
 class Dem(Method):
     name = "dem"
+    kind = "explicit"
     has_energy = True
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):

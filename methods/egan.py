@@ -85,6 +85,7 @@ class BasedEnergy(nn.Module):
 @register
 class Egan(Method):
     name = "egan"
+    kind = "explicit"  # the energy is the model; its generator is the sampler that calibrates it
     has_generator = True
     has_energy = True
 

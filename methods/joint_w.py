@@ -44,6 +44,7 @@ STEIN_UPDATES = ("joint", "separate")
 @register
 class JointW(WganGp):
     name = "joint_w"
+    kind = "joint"
     has_energy = True
     adversarial = "wgan"  # D1; joint_js sets "gan"
 

@@ -4,7 +4,7 @@ Per iteration, `critic_steps` critic updates descending
 
     L_D = E[D(G(z))] − E[D(x)] + gp_weight · E[(‖∇D(x̂)‖ − 1)²],   x̂ = εx + (1−ε)G(z), ε ~ U[0, 1]
 
-(`penalty: hinge` replaces the two-sided penalty by the released code's one-sided relu(‖∇D(x̂)‖ − 1)²),
+(`penalty: hinge` replaces the two-sided penalty by the released code's one-sided, unsquared relu(‖∇D(x̂)‖ − 1)),
 each on a fresh data batch and fresh generated samples, then one generator update descending L_G = −E[D(G(z))]
 (+ the `generator_extra` term
 of a regularised variant). Adam, β1 = 0.5 (implicit side). `adversarial = "gan"` turns it into the GAN (`methods.gan`).
@@ -23,6 +23,7 @@ from methods.core.nets import critic, generator
 @register
 class WganGp(Method):
     name = "wgan_gp"
+    kind = "implicit"
     has_generator = True
     adversarial = "wgan"  # D1 of the family: "wgan" or "gan" (methods.core.losses)
 

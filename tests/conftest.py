@@ -44,7 +44,15 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
-def snakemake(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+# Timeouts in tests only guard against hangs. Each is sized for a machine 3× slower than the 2-core one these tests
+# were timed on, with both pytest-xdist workers busy: there the smoke DAG (the longest DAG of the test suite) took
+# 265 s inside the test suite (2 min 10 s alone), so a DAG gets 30 minutes (3 × 265 s = 13 min); a single command
+# (a configuration error, a 40-iteration run) took under 10 s, and gets 5 minutes.
+DAG_TIMEOUT = 1800
+COMMAND_TIMEOUT = 300
+
+
+def snakemake(args: list[str], cwd: Path, timeout: int = DAG_TIMEOUT) -> subprocess.CompletedProcess:
     """Run Snakemake from the interpreter running the tests (the suite's environment)."""
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)

@@ -1,5 +1,7 @@
-"""The claims report's statistics and verdicts (evaluation/claims.py) on metrics with known effects."""
+"""The claims report's statistics, gate and verdicts (evaluation/claims.py) on metrics with known effects."""
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -14,27 +16,70 @@ def rows(dataset, setting, metric, method, values):
              "status": "ok"} for k, v in enumerate(values)]
 
 
-def test_interval_is_the_paired_t_interval():
+def runs_of(metrics: pd.DataFrame, trained: bool = True, untrained: tuple = ()) -> pd.DataFrame:
+    """runs.csv for the runs behind `metrics`: every run trained (or not), except the (method, seed) pairs in
+    `untrained`, whose beats_floor is False."""
+    r = metrics[["dataset", "setting", "method", "seed"]].drop_duplicates().reset_index(drop=True)
+    bad = [(m, s) in untrained or not trained for m, s in zip(r["method"], r["seed"])]
+    return r.assign(status="ok", beats_floor=[not b for b in bad], plateaued=True,
+                    not_trained_because=["hsr 0.2 does not pass 0.38" if b else "" for b in bad])
+
+
+def test_interval_and_p_value_are_the_paired_t_test():
     diffs = np.array([0.3, 0.1, 0.25, 0.2])
     comp = c.Comparison("x", diffs)
     mean, lo, hi = comp.interval()
     ref = stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=stats.sem(diffs))
     assert (lo, hi) == pytest.approx(ref) and mean == pytest.approx(diffs.mean())
-    assert comp.verdict == "reproduced"
-    assert c.Comparison("x", -diffs).verdict == "contradicted"
-    assert c.Comparison("x", np.array([0.3, -0.2, 0.1])).verdict == "inconclusive"
-    assert c.Comparison("x", np.array([0.3])).verdict == "inconclusive"  # one seed: no interval
+    assert comp.p_value() == pytest.approx(stats.ttest_1samp(diffs, 0.0).pvalue)
+    assert c.Comparison("x", np.array([0.3])).p_value() == 1.0  # one seed: no test
 
 
-def test_claims_read_the_direction_of_each_comparison():
-    m = pd.DataFrame(
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_matches_its_step_down_definition(seed):
+    p = np.random.default_rng(seed).uniform(0, 0.2, size=7)
+    p[2] = p[5]  # ties
+    adjusted = c.holm(p)
+    # a second implementation: Holm's sequential rejection at every level α, read back as adjusted p-values
+    for alpha in np.linspace(0.001, 0.5, 200):
+        rejected = np.zeros(len(p), bool)
+        for i, j in enumerate(np.argsort(p, kind="stable")):
+            if p[j] > alpha / (len(p) - i):
+                break
+            rejected[j] = True
+        np.testing.assert_array_equal(adjusted <= alpha, rejected)
+
+
+def test_holm_closed_form():
+    # sorted p = (0.01, 0.02, 0.04): (3·0.01, max(0.03, 2·0.02), max(0.04, 1·0.04)) = (0.03, 0.04, 0.04)
+    np.testing.assert_allclose(c.holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    np.testing.assert_allclose(c.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+
+
+def test_holm_controls_the_family_a_single_test_would_pass():
+    # four comparisons, each p ≈ 0.03 alone: reproduced one at a time, inconclusive as a family of four
+    m = pd.DataFrame(rows("two_circle", "clean", "hsr", "joint_w", [0.60, 0.70, 0.62, 0.66]) +
+                     rows("two_circle", "clean", "hsr", "wgan_gp", [0.55, 0.61, 0.60, 0.58]))
+    alone = c.assess([c.paired(m, "two_circle", "clean", "hsr", "joint_w", "wgan_gp", True)], runs_of(m))
+    assert alone[0].p_value() < 0.05 and alone[0].verdict == "reproduced"
+    family = c.assess([c.paired(m, "two_circle", "clean", "hsr", "joint_w", "wgan_gp", True) for _ in range(4)],
+                      runs_of(m))
+    assert all(x.verdict == "inconclusive" and x.p_holm == pytest.approx(min(1, 4 * x.p_value())) for x in family)
+
+
+def clear_effects() -> pd.DataFrame:
+    return pd.DataFrame(
         rows("two_circle", "clean", "hsr", "joint_w", [0.8, 0.82, 0.79]) +
         rows("two_circle", "clean", "hsr", "wgan_gp", [0.5, 0.52, 0.51]) +
         rows("two_circle", "clean", "kld", "joint_w", [1.0, 1.1, 1.05]) +
         rows("two_circle", "clean", "kld", "dem", [2.0, 2.1, 2.05]) +  # lower KLD for joint_w: claimed direction
         rows("two_circle", "clean", "auc", "joint_w", [0.6, 0.61, 0.62]) +
         rows("two_circle", "clean", "auc", "dem", [0.9, 0.91, 0.92]))  # lower AUC for joint_w: contradicted
-    found = c.claims(m)
+
+
+def test_a_trained_clearly_better_run_is_reproduced():
+    m = clear_effects()
+    found = c.claims(m, runs_of(m))
     c1 = found["C1"][1]
     assert [x.verdict for x in c1] == ["reproduced"] and c.claim_verdict(c1) == "reproduced"
     c2 = {x.text: x.verdict for x in found["C2"][1]}
@@ -42,6 +87,41 @@ def test_claims_read_the_direction_of_each_comparison():
     assert c2["auc(joint_w) > auc(dem) on Two-Circle"] == "contradicted"
     assert c.claim_verdict(found["C2"][1]) == "not reproduced"
     assert c.claim_verdict(found["C3"][1]) == "not run"
+
+
+def test_an_untrained_run_makes_its_comparisons_not_assessable():
+    m = clear_effects()
+    found = c.claims(m, runs_of(m, untrained=[("wgan_gp", 1)]))
+    (c1,) = found["C1"][1]
+    assert c1.verdict == c.NOT_ASSESSABLE and c.claim_verdict([c1]) == c.NOT_ASSESSABLE
+    assert len(c1.untrained) == 1 and "wgan_gp on two_circle/clean: 1/3 seeds not trained" in c1.untrained[0]
+    assert "beats_floor false for seed 1;" in c1.untrained[0] and "hsr 0.2 does not pass 0.38" in c1.untrained[0]
+    # the C2 comparisons do not use wgan_gp: still judged
+    assert {x.verdict for x in found["C2"][1]} == {"reproduced", "contradicted"}
+
+
+def test_a_contradiction_outweighs_a_comparison_that_cannot_be_judged():
+    m = clear_effects()
+    found = c.claims(m, runs_of(m, untrained=[("dem", 0)]))  # C2: both comparisons against dem untrained
+    assert {x.verdict for x in found["C2"][1]} == {c.NOT_ASSESSABLE}
+    assert c.claim_verdict(found["C2"][1]) == c.NOT_ASSESSABLE
+    judged = c.Comparison("y", -np.array([0.3, 0.31, 0.29]), p_holm=0.001)
+    blocked = c.Comparison("z", np.array([0.3, 0.31, 0.29]), untrained=["x: not trained"])
+    assert judged.verdict == "contradicted"
+    assert c.claim_verdict([blocked, judged]) == "not reproduced"
+    assert c.claim_verdict([blocked, c.Comparison("w", np.array([0.3, 0.31, 0.29]), p_holm=0.001)]) == \
+        c.NOT_ASSESSABLE
+
+
+def test_missing_runs_block_the_gate():
+    m = clear_effects()
+    runs = runs_of(m)
+    runs = runs[~((runs["method"] == "joint_w") & (runs["seed"] == 2))]
+    runs = pd.concat([runs, pd.DataFrame([{"dataset": "two_circle", "setting": "clean", "method": "joint_w",
+                                           "seed": 2, "status": "missing", "beats_floor": False,
+                                           "plateaued": False, "not_trained_because": "missing"}])])
+    (c1,) = c.claims(m, runs)["C1"][1]
+    assert c1.verdict == c.NOT_ASSESSABLE and "1/3 seeds not trained" in c1.untrained[0]
 
 
 def test_contamination_slopes():
@@ -52,7 +132,12 @@ def test_contamination_slopes():
             m += [{"dataset": "two_circle", "setting": f"contaminated-{r}", "metric": "hsr", "method": "joint_w",
                    "seed": seed, "value": 0.8 - 0.1 * r + noise, "status": "ok"},
                   {"dataset": "two_circle", "setting": f"contaminated-{r}", "metric": "hsr", "method": "wgan_gp",
-                   "seed": seed, "value": 0.8 - 1.0 * r + noise, "status": "ok"}]
-    comp = c.slope_comparison(pd.DataFrame(m), "joint_w", "wgan_gp")
-    np.testing.assert_allclose(comp.diffs, 0.9)  # −0.1 − (−1.0) per seed
+                   "seed": seed, "value": 0.8 - 1.0 * r + noise * (1 + r), "status": "ok"}]
+    m = pd.DataFrame(m)
+    (comp,) = c.assess([c.slope_comparison(m, "joint_w", "wgan_gp")], runs_of(m))
+    np.testing.assert_allclose(comp.diffs, [0.9, 0.89, 0.91])  # −0.1 − (−1.0 ± 0.01) per seed
     assert comp.verdict == "reproduced"
+    assert set(comp.cells) == {("two_circle", f"contaminated-{r}", meth)
+                               for r, meth in itertools.product(ratios, ["joint_w", "wgan_gp"])}
+    (blocked,) = c.assess([c.slope_comparison(m, "joint_w", "wgan_gp")], runs_of(m, untrained=[("joint_w", 0)]))
+    assert blocked.verdict == c.NOT_ASSESSABLE and len(blocked.untrained) == len(ratios)

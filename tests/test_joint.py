@@ -151,3 +151,34 @@ def test_unknown_choices_are_named():
         build("joint_w", discrepancy="mmd")
     with pytest.raises(ValueError, match="optimizer 'sgd'.*adam, rmsprop"):
         build("joint_w", optimizer_explicit="sgd")
+
+
+# The adversarial side of each joint method and the method it is compared with (claims C1, C8): every setting that
+# shapes the generator and its critic must agree, so that a comparison measures the energy model and the bridge.
+ADVERSARIAL = ["critic_steps", "gp_weight", "penalty", "lr_implicit", "beta1_implicit", "beta2", "batch_size",
+               "noise_dim", "noise_std", "hidden", "layers", "generator_activation", "critic_activation"]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default"])
+@pytest.mark.parametrize("joint, counterpart", [("joint_w", "wgan_gp"), ("joint_js", "gan"),
+                                                ("joint_w_nobridge", "wgan_gp")])
+def test_joint_methods_keep_their_counterparts_adversarial_settings(profile, joint, counterpart):
+    cfg = suite_config.load(profile)
+    for dataset in ("two_circle", "mnist5k"):
+        a, b = suite_config.hparams(cfg, joint, dataset), suite_config.hparams(cfg, counterpart, dataset)
+        keys = [k for k in ADVERSARIAL if k in b]  # a GAN has no gradient penalty
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+        assert a.get("optimizer_implicit", "adam") == b.get("optimizer_implicit", "adam")
+
+
+def test_released_code_preset_follows_each_released_script():
+    """Two_Circle/Joint_W.py: lambda_p = 1 and a tanh generator; Two_Spiral/Joint_W.py: lambda_p = 100 and a leaky
+    ReLU generator; both penalise relu(‖∇D‖ − 1) unsquared (`hinge`)."""
+    cfg = suite_config.load("default")
+    for method in ("joint_w@released_code", "joint_js@released_code"):
+        circle = suite_config.hparams(cfg, method, "two_circle")
+        spiral = suite_config.hparams(cfg, method, "two_spiral")
+        assert (circle["gp_weight"], circle["generator_activation"]) == (1.0, "tanh")
+        assert (spiral["gp_weight"], spiral["generator_activation"]) == (100.0, "leaky_relu")
+        assert circle["penalty"] == spiral["penalty"] == "hinge" and circle["critic_steps"] == 6
+    assert suite_config.hparams(cfg, "joint_w", "two_circle")["generator_activation"] == "leaky_relu"

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from methods.core.losses import critic_loss, generator_loss, gradient_penalty
+from methods.core.losses import critic_loss, generator_loss, gradient_penalty, penalty_from_grad
 from methods.core.nets import Critic
 
 F64 = torch.float64
@@ -60,3 +60,10 @@ def test_generator_loss_reaches_the_generator_but_not_the_frozen_critic():
     (ref,) = torch.autograd.grad(-d(2 * z).mean(), z)
     torch.testing.assert_close(gz, ref)
     assert loss.grad_fn is not None and all(p.grad is None for p in d.parameters())
+
+
+def test_hinge_penalty_is_the_released_codes_unsquared_relu():
+    """The released 2-D code's penalty is tf.nn.relu(gradient_norm - 1), averaged, not squared."""
+    grad = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 2.0]], dtype=F64)  # norms 5, 0.5, 2
+    assert penalty_from_grad(grad, "hinge").item() == pytest.approx((4 + 0 + 1) / 3)
+    assert penalty_from_grad(grad, "two_sided").item() == pytest.approx((16 + 0.25 + 1) / 3)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import methods
+from methods import KINDS
 from methods.train import Batches
 from tests.conftest import tiny_hparams
 
@@ -33,6 +34,7 @@ def test_registry_is_consistent():
     for name in ALL:
         cls = methods.get(name)
         assert cls.name == name and (cls.has_generator or cls.has_energy), name
+        assert cls.kind in KINDS and (cls.kind != "implicit" or not cls.has_energy), name
 
 
 def test_unknown_method_lists_valid_ones():
@@ -74,3 +76,31 @@ def test_method_trains_and_round_trips(name, batches):
     clone.train_step(b2)
     for (k, p), q in zip(method.state_dict().items(), clone.state_dict().values()):
         assert torch.equal(p, q), f"{name}: {k} differs after one step from a restored checkpoint"
+
+
+def test_ebm_langevin_samples_end_with_the_mean_step(batches):
+    """Its samples are the chains' last mean step x − (η/2)∇E(x), without the step's noise (std √η ≈ 0.32 at
+    η = 0.1, wider than HSR's τ on ring8 and grid25): with a constant energy that step moves nothing."""
+    method = methods.get("ebm_langevin")({**tiny_hparams("ebm_langevin"), "sample_steps": 1}, (2,))
+    method.observe(batches.batch())  # the data box the chains start in
+    with torch.no_grad():
+        method.energy_net.net[-1].weight.zero_()  # E = const: ∇E = 0
+    torch.manual_seed(3)
+    start = method.uniform(50)
+    torch.manual_seed(3)
+    assert torch.equal(method.sample(50), start)
+    method.hp["sample_denoise"] = False  # the chain's last noisy state instead
+    torch.manual_seed(3)
+    moved = (method.sample(50) - start).norm(dim=1)
+    assert moved.mean() > 0.5 * method.hp["langevin_step"] ** 0.5
+
+
+def test_dgm_energy_step_is_the_maximum_likelihood_gradient():
+    """Kim & Bengio (2016): the energy descends E_data[E] − E_G[E], with no energy-magnitude penalty (egan's
+    energy_l2 is a suite addition that held dgm's energy nearly flat)."""
+    hp = tiny_hparams("dgm")
+    assert (hp["energy_l2"], hp["margin"], hp["grad_penalty"]) == (0.0, None, 0.0)
+    method = build("dgm")
+    real, fake = torch.randn(32, 2) * 3, torch.randn(32, 2)
+    expected = method.energy_net(real).mean() - method.energy_net(fake).mean()
+    torch.testing.assert_close(method.energy_loss(real, fake), expected, rtol=0, atol=0)

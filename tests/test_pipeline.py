@@ -51,7 +51,7 @@ def test_smoke_outputs(smoke):
     for col in ("dataset", "setting", "method", "seed", "metric", "value", "params", "git_commit", "config_hash",
                 "torch", "device"):
         assert col in metrics.columns
-    assert set(metrics["method"]) == {r.method for r in expected}
+    assert set(metrics["method"]) == {r.method for r in expected} | {"ceiling", "floor"}
     assert set(cfg["methods"]) <= set(metrics["method"])  # every configured method ran
     assert {"hsr", "mmd", "kld", "auc", "auc_contamination", "mmd_spread"} <= set(metrics["metric"])
     assert {"fid_classifier", "is_classifier", "class_coverage", "mean_bias_l1", "auc_ood_noise",
@@ -65,15 +65,27 @@ def test_smoke_outputs(smoke):
         for ext in ("md", "tex", "csv"):
             assert (smoke / "tables" / f"{table}.{ext}").stat().st_size > 0
     assert "wgan_gp" in (smoke / "tables" / "synthetic.md").read_text()
+    for table in ("synthetic", "contamination", "limited"):  # the 2-D tables of this profile: both references
+        text = (smoke / "tables" / f"{table}.md").read_text()
+        assert "ceiling: true mixture" in text and "floor: Gaussian fit" in text, table
+    images = (smoke / "tables" / "images.md").read_text()
+    assert "ceiling: real training images" in images and "floor: uniform noise" in images
     for figure in figure_names(cfg) + ["bilinear_game"]:
         assert (smoke / "figures" / f"{figure}.png").stat().st_size > 1000, figure
         assert (smoke / "figures" / f"{figure}.pdf").stat().st_size > 1000, figure
     claims = (smoke / "claims.md").read_text()
     assert all(f"## C{k}:" in claims for k in range(1, 9))
+    assert "**The gate.**" in claims and "Holm-Bonferroni" in claims
+    assert "| C1 | not assessable |" in claims  # 30 iterations train nothing: no verdict on untrained runs
+    assert {"kind", "beats_floor", "plateaued", "not_trained_because", "curve_params"} <= set(runs.columns)
     curves = pd.read_csv(smoke / "curves.csv")
-    assert set(curves["method"]) == {r.method for r in expected}  # every run logs its losses
-    with_mmd = set(curves.dropna(subset=["mmd"])["method"])
-    assert with_mmd == {r.method for r in expected if methods.get(r.method).has_generator}
+    assert set(curves["method"]) == {r.method for r in expected} | {"ceiling", "floor"}  # every run logs its losses
+    two_d = curves[curves["dataset"].isin(["two_circle", "two_spiral"]) & ~curves["method"].isin(["ceiling", "floor"])]
+    for run, rows in two_d.groupby(["dataset", "setting", "method", "seed"]):  # the paper's metrics at every row
+        cls = methods.get(run[2])
+        wanted = (["hsr", "modes_covered", "mmd"] if cls.has_generator else []) + \
+            (["kld", "jsd", "auc"] if cls.has_energy else [])
+        assert rows[wanted].notna().all().all(), run
 
 
 def test_smoke_rerun_has_nothing_to_do(smoke):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from methods import config as suite_config
-from tests.conftest import ROOT, copy_repo, snakemake
+from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
 
@@ -59,7 +59,7 @@ def runs(tmp_path_factory):
         subprocess.run(train_cmd(tmp / f"data{seed}.npz", tmp / name), cwd=ROOT, check=True, capture_output=True)
     killed = tmp / "killed"
     proc = subprocess.Popen(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
+    deadline = time.time() + COMMAND_TIMEOUT
     while not (killed / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
@@ -126,7 +126,7 @@ def bad_repo(tmp_path_factory):
 
 @pytest.mark.parametrize("overrides, message", BAD_CONFIG, ids=[m[:40] for _, m in BAD_CONFIG])
 def test_bad_config_stops_before_any_job(bad_repo, overrides, message):
-    proc = snakemake(["--cores", "1", "--config", "profile=tiny", *overrides], bad_repo, timeout=120)
+    proc = snakemake(["--cores", "1", "--config", "profile=tiny", *overrides], bad_repo, timeout=COMMAND_TIMEOUT)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in out, out[-2000:]
@@ -135,7 +135,8 @@ def test_bad_config_stops_before_any_job(bad_repo, overrides, message):
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=COMMAND_TIMEOUT)
 
 
 def test_bad_files_name_the_file_and_lose_nothing(tmp_path):

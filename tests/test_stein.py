@@ -280,3 +280,72 @@ def test_critic_loss_ascends_both_weighted_terms_minus_the_penalty():
     b = stein_estimate(critic, torch.randn(8, 2), torch.randn(8, 2))
     expected = -(1.0 * (a.value - 0.3 * a.critic_sq) + 0.25 * (b.value - 0.3 * b.critic_sq))
     torch.testing.assert_close(critic.critic_loss([(1.0, a), (0.25, b)]), expected)
+
+
+# --- images: dequantised training batches keep the Stein critic's objective finite (issue "Honest results", a) ----
+def best_penalised_objective(critic, x: torch.Tensor, s: torch.Tensor, l2: float = 1.0) -> float:
+    """sup over the amplitude a of the critic a·f's penalised objective a·S_f − l2·a²·E‖f‖² = S_f² / (4·l2·E‖f‖²)
+    (the family f_j = a·tanh(k(x_j + 1)) is linear in a)."""
+    est = stein_estimate(critic, x, s, "vector")
+    return float(est.value.detach() ** 2 / (4 * l2 * est.critic_sq.detach()))
+
+
+def bump_objective(u: np.ndarray, centre: float, width: float) -> float:
+    """The same supremum over the amplitude for a one-dimensional bump f(u) = a·exp(−((u − c)/w)²/2) on the
+    samples u (model score 0): (E f')² / (4 E f²)."""
+    t = (u - centre) / width
+    f = np.exp(-t ** 2 / 2)
+    return float(np.mean(-t / width * f) ** 2 / (4 * np.mean(f ** 2)))
+
+
+@pytest.fixture(scope="module")
+def image_batches():
+    """An image training set with 75% of its pixels at 0 (−1 in [−1, 1]), its raw pixels, and the runner's
+    dequantised batches of it."""
+    from methods.train import training_batches, training_tensors
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((600, 1, 8, 8), np.uint8)
+    x[:, :, 2:6, 2:6] = rng.integers(1, 256, (600, 1, 4, 4))
+    data = {"x": x}
+    source = training_batches(data, {"batch_size": 500}, np.random.default_rng(1))
+    background = np.ones((8, 8), bool)
+    background[2:6, 2:6] = False
+    return {"raw": training_tensors(data)[:500], "batches": [source.batch() for _ in range(10)],
+            "background": background}
+
+
+def test_dequantised_image_batches_keep_the_stein_critic_bounded(image_batches):
+    """About 80% of MNIST's pixels are exactly −1. On such quantised data the critic f_j = a·tanh(k(x_j + 1)) has
+    div f = a·k at every such pixel, so sharpening it (k → ∞) raises the penalised objective without bound; on the
+    runner's dequantised image batches it converges."""
+    raw, deq = image_batches["raw"], image_batches["batches"][0]
+    assert (raw == -1).float().mean() == 0.75 and (deq == -1).float().mean() < 1e-3
+    noise = np.concatenate([(b[:, 0][:, image_batches["background"]] + 1).numpy().ravel()
+                            for b in image_batches["batches"]])
+    assert abs(noise.mean()) < 1e-4 and noise.std() == pytest.approx(2 / 255, rel=0.01)  # one grey level
+    assert np.mean(np.abs(noise) < 2 / 255) == pytest.approx(0.6827, abs=0.005)  # Gaussian: 68% within 1 sd
+    sharp = {k: (lambda z, k=k: torch.tanh(k * (z + 1))) for k in (1e3, 1e4)}
+    raw_obj = [best_penalised_objective(f, raw, -raw) for f in sharp.values()]
+    deq_obj = [best_penalised_objective(f, deq, -deq) for f in sharp.values()]
+    print(f"sup_a objective at k = 1e3, 1e4: raw pixels {raw_obj[0]:.3g}, {raw_obj[1]:.3g}; dequantised "
+          f"{deq_obj[0]:.3g}, {deq_obj[1]:.3g}")
+    assert raw_obj[1] > 50 * raw_obj[0]  # unbounded: ∝ k² on quantised pixels
+    assert deq_obj[1] < 1.5 * deq_obj[0]  # converged
+
+
+def test_gaussian_dequantisation_also_bounds_critics_at_an_edge(image_batches):
+    """Uniform noise of one grey level (δ) bounds the tanh family, but its density jumps at the box's edge, and a
+    bump of width w there reaches (E f')²/(4 E f²) ≈ 1/(2√π·w·δ): unbounded as w → 0. On the runner's Gaussian
+    noise the same bumps, wherever they sit, give less as they narrow (the supremum is E‖s_q‖²/4 ≤ 1/(4σ²))."""
+    delta = 2 / 255
+    uniform = (np.random.default_rng(2).random(240_000) - 0.5) * delta
+    noise = np.concatenate([(b[:, 0][:, image_batches["background"]] + 1).numpy().ravel()
+                            for b in image_batches["batches"]]).astype(np.float64)
+    widths = (1e-3, 1e-4)  # narrower bumps would hold too few of the 240 000 samples to estimate anything
+    edge = [bump_objective(uniform, -delta / 2, w) for w in widths]
+    smooth = [max(bump_objective(noise, c * delta, w) for c in (-2, -1, -0.5, 0, 0.5, 1, 2)) for w in widths]
+    print(f"edge bump, w = 1e-3 → 1e-4: uniform noise {edge[0]:.3g} → {edge[1]:.3g}; the runner's Gaussian noise "
+          f"{smooth[0]:.3g} → {smooth[1]:.3g} (bound 1/(4σ²) = {1 / (4 * delta ** 2):.3g})")
+    assert edge[1] > 5 * edge[0]  # ∝ 1/w: ten times
+    assert smooth[1] < smooth[0] < 1 / (4 * delta ** 2)

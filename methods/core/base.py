@@ -27,6 +27,7 @@ class Batches(Protocol):
 
 class Method(nn.Module):
     name: str = ""
+    kind: str = ""  # one of methods.KINDS (implicit, explicit, joint): how the figures group the method
     has_generator: bool = False
     has_energy: bool = False
 

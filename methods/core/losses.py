@@ -16,20 +16,24 @@ PENALTIES = ("two_sided", "hinge")
 GAN_LOSSES = ("gan", "wgan")
 
 
-def penalty_excess(grad: torch.Tensor, kind: str = "two_sided") -> tuple[torch.Tensor, torch.Tensor]:
-    """(‖g‖, the penalised excess ‖g‖ − 1) per row of g; `hinge` keeps only the part above 0."""
+def penalty_terms(grad: torch.Tensor, kind: str = "two_sided") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row of g: (‖g‖, the penalty φ(‖g‖), its slope φ'(‖g‖)):
+    `two_sided` (Gulrajani et al. 2017): φ(n) = (n − 1)², φ' = 2(n − 1);
+    `hinge` (the authors' released 2-D code, `tf.nn.relu(gradient_norm - 1)`): φ(n) = relu(n − 1), unsquared,
+    φ' = 1 where n > 1, else 0."""
     norm = grad.flatten(1).norm(dim=1)
     excess = norm - 1
+    if kind == "two_sided":
+        return norm, excess.pow(2), 2 * excess
     if kind == "hinge":
-        excess = excess.clamp_min(0)
-    elif kind != "two_sided":
-        raise ValueError(f"unknown gradient penalty {kind!r}; valid: {', '.join(PENALTIES)}")
-    return norm, excess
+        return norm, excess.clamp_min(0), (excess > 0).to(norm.dtype)
+    raise ValueError(f"unknown gradient penalty {kind!r}; valid: {', '.join(PENALTIES)}")
 
 
 def penalty_from_grad(grad: torch.Tensor, kind: str = "two_sided") -> torch.Tensor:
-    """E[(‖g‖ − 1)²] over the rows of g (two-sided, Gulrajani et al. 2017), or E[relu(‖g‖ − 1)²] (`hinge`)."""
-    return penalty_excess(grad, kind)[1].pow(2).mean()
+    """E[(‖g‖ − 1)²] over the rows of g (two-sided, Gulrajani et al. 2017), or E[relu(‖g‖ − 1)] (`hinge`, the
+    released code's)."""
+    return penalty_terms(grad, kind)[1].mean()
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
@@ -42,7 +46,7 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | Non
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, kind: str = "two_sided",
                      eps: torch.Tensor | None = None) -> torch.Tensor:
     """E[(‖∇D(x̂)‖ − 1)²] at random interpolates x̂ = εx + (1−ε)G(z), ε ~ U[0, 1] (Gulrajani et al. 2017);
-    `hinge`: only norms above 1 are penalised, relu(‖∇D(x̂)‖ − 1)² (the released code). ∇D by autograd with a
+    `hinge`: only norms above 1 are penalised, linearly, relu(‖∇D(x̂)‖ − 1) (the released code). ∇D by autograd with a
     recorded graph (double backward): the reference for the closed form in `critic_loss`, and the path for critics
     without one (e.g. convolutional)."""
     x_hat = interpolates(real, fake, eps).requires_grad_(True)

@@ -9,8 +9,8 @@ step against that autograd version (the paths methods fall back to for other net
 with `fused_gradients: false`).
 
 WGAN-GP critic loss on [x̂; x; G(z)] with D-values v and g = ∇D(x̂):
-    L = mean v_fake − mean v_real + λ mean (‖g‖ − 1)²,
-    ∂L/∂v = (0, −1/B, +1/B),   ∂L/∂g_i = (2λ/B)(‖g_i‖ − 1) g_i/‖g_i‖   (hinge: only where ‖g_i‖ > 1).
+    L = mean v_fake − mean v_real + λ mean φ(‖g‖),   φ(n) = (n − 1)² (two-sided) or relu(n − 1) (hinge),
+    ∂L/∂v = (0, −1/B, +1/B),   ∂L/∂g_i = (λ/B) φ'(‖g_i‖) g_i/‖g_i‖.
 KSD energy loss Σ_k w_k KSD(x_k, s_k) with s = −∇E (log_density) or −exp(−E)∇E (density_gradient):
     ∂L/∂∇E = −∂L/∂s                           (log_density)
     ∂L/∂∇E = −exp(−E) ∂L/∂s,  ∂L/∂E = −s·∂L/∂s  (density_gradient).
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from methods.core import fused
 from methods.core.ksd import _bandwidth, _check, ksd_backward, ksd_forward
-from methods.core.losses import interpolates, penalty_excess
+from methods.core.losses import interpolates, penalty_terms
 from methods.core.nets import ACTIVATIONS, ENERGY_HEADS, Critic, Energy
 
 
@@ -53,10 +53,10 @@ def wgan_gp_critic_step(critic: Critic, opt, real: torch.Tensor, fake: torch.Ten
     """One optimiser step on the WGAN-GP critic loss (module docstring); returns the loss."""
     b = real.shape[0]
     value, grad, saved = _forward(critic.net, torch.cat([interpolates(real, fake, eps), real, fake]), "linear", b)
-    norm, excess = penalty_excess(grad, penalty)
+    norm, phi, slope = penalty_terms(grad, penalty)
     value_bar = _critic_weights(b, value.dtype)  # ∂L/∂v, and the critic term of L is its dot product with v
-    loss = torch.dot(value, value_bar) + gp_weight * excess.pow(2).mean()
-    grad_bar = (2 * gp_weight / b) * (excess / norm.clamp_min(1e-12))[:, None] * grad
+    loss = torch.dot(value, value_bar) + gp_weight * phi.mean()
+    grad_bar = (gp_weight / b) * (slope / norm.clamp_min(1e-12))[:, None] * grad
     opt.apply(fused.backward(saved, value_bar, grad_bar)[1])
     return loss
 

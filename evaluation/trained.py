@@ -1,0 +1,142 @@
+"""Is a run trained? (README, "Trained, not merely run") Two recorded facts per run, in runs.csv, with the reason when
+either fails:
+
+* `beats_floor`: every judged metric of the run (below) is better than the floor's (evaluation/references.py) by
+  at least `margin` × the gap between the floor and the ceiling, both of the run's own training set:
+      higher is better:  value ≥ floor + margin · (ceiling − floor),
+      lower is better:   value ≤ floor − margin · (floor − ceiling).
+  A run that closes less than that fraction of the gap has not left the trivial model (a Gaussian blob, a broad
+  energy well, noise images) far enough for a comparison between two such runs to say anything about methods.
+* `plateaued`: over the last `window` of training, every judged metric changed by at most its tolerance; the
+  change is the least-squares line through the learning-curve rows in the window, times the window's length (a
+  line, not the difference of two rows, so the estimate's noise is that of the fitted slope). It needs at least
+  MIN_TAIL_ROWS rows in the window.
+
+Judged metrics: those of JUDGED that the run reports: HSR (generators), KLD and AUC (2-D energies),
+fid_classifier (image generators), auc_ood_noise and auc_ood_overlay (image energies: real digits above noise and
+above overlays of two digits; their floor and ceiling are those of a score by definition, 0.5 for an uninformative
+one and 1 for a perfect one). Tolerances are absolute, except `fid_classifier`'s,
+a fraction of the run's final value (FID's scale depends on the feature space).
+
+A run that diverged or is missing is neither. `judge` adds the three columns to runs.csv.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+REFERENCES = ("ceiling", "floor")  # the reference "methods" of metrics.csv (evaluation/references.py)
+JUDGED = {"hsr": True, "kld": False, "auc": True, "fid_classifier": False, "auc_ood_noise": True,
+          "auc_ood_overlay": True}  # metric: higher is better?
+FIXED_REFERENCES = {"auc_ood_noise": (0.5, 1.0), "auc_ood_overlay": (0.5, 1.0)}  # (floor, ceiling) of a ROC AUC
+RELATIVE_TOLERANCE = {"fid_classifier"}
+MIN_TAIL_ROWS = 3
+IDENTITY = ["dataset", "setting", "method", "seed"]
+
+
+def threshold(floor: float, ceiling: float, margin: float) -> float:
+    """The value a run must reach (or pass) to beat the floor: floor + margin · (ceiling − floor)."""
+    return floor + margin * (ceiling - floor)
+
+
+def beats(value: float, floor: float, ceiling: float, margin: float, higher: bool) -> bool:
+    bar = threshold(floor, ceiling, margin)
+    return bool(value >= bar) if higher else bool(value <= bar)
+
+
+def tail_change(iterations: np.ndarray, values: np.ndarray, total: int, window: float) -> float | None:
+    """The change of a learning curve over the last `window` of `total` iterations: the least-squares slope of
+    the rows in the window times the window's length; None with fewer than MIN_TAIL_ROWS finite rows there."""
+    it, v = np.asarray(iterations, float), np.asarray(values, float)
+    keep = (it >= (1 - window) * total) & np.isfinite(v)
+    if keep.sum() < MIN_TAIL_ROWS:
+        return None
+    slope = np.polyfit(it[keep], v[keep], 1)[0]
+    return float(slope * window * total)
+
+
+def tolerance(rules: dict, metric: str, value: float) -> float:
+    tol = rules["tolerance"][metric]
+    return tol * abs(value) if metric in RELATIVE_TOLERANCE else tol
+
+
+def references_of(metrics: pd.DataFrame) -> dict:
+    """{(dataset, setting, seed, metric): {"floor": value, "ceiling": value}} from metrics.csv's reference rows."""
+    refs = metrics[metrics["method"].isin(REFERENCES)]
+    out: dict = {}
+    for row in refs.itertuples():
+        out.setdefault((row.dataset, row.setting, int(row.seed), row.metric), {})[row.method] = row.value
+    return out
+
+
+def judge_run(run: dict, final: dict, curve: pd.DataFrame, refs: dict, rules: dict) -> dict:
+    """beats_floor, plateaued and the reasons against them for one run; `final`: {metric: value}."""
+    if run["status"] != "ok":
+        why = " ".join(filter(None, [run["status"], failure_text(run.get("failure"))]))
+        return {"beats_floor": False, "plateaued": False, "not_trained_because": why}
+    judged = [m for m in JUDGED if m in final and np.isfinite(final[m])]
+    if not judged:
+        return {"beats_floor": False, "plateaued": False, "not_trained_because": "no judged metric"}
+    reasons, beats_all, flat_all = [], True, True
+    for metric in judged:
+        key = (run["dataset"], run["setting"], int(run["seed"]), metric)
+        floor, ceiling = FIXED_REFERENCES.get(metric) or (refs.get(key, {}).get("floor"),
+                                                          refs.get(key, {}).get("ceiling"))
+        if floor is None or ceiling is None:
+            beats_all = False
+            reasons.append(f"{metric}: no floor/ceiling reference")
+        elif not beats(final[metric], floor, ceiling, rules["margin"], JUDGED[metric]):
+            beats_all = False
+            bar = threshold(floor, ceiling, rules["margin"])
+            reasons.append(f"{metric} {final[metric]:.3g} does not pass {bar:.3g} (floor {floor:.3g}, ceiling "
+                           f"{ceiling:.3g})")
+        rows = curve.dropna(subset=[metric]) if metric in curve else curve.iloc[0:0]
+        change = tail_change(rows["iteration"], rows[metric], int(run["iterations"]), rules["window"]) \
+            if len(rows) else None
+        tol = tolerance(rules, metric, final[metric])
+        if change is None:
+            flat_all = False
+            reasons.append(f"{metric}: fewer than {MIN_TAIL_ROWS} learning-curve rows in the last "
+                           f"{rules['window']:.0%} of training")
+        elif abs(change) > tol:
+            flat_all = False
+            reasons.append(f"{metric} moved {change:+.3g} over the last {rules['window']:.0%} (tolerance {tol:.3g})")
+    return {"beats_floor": beats_all, "plateaued": flat_all, "not_trained_because": "; ".join(reasons)}
+
+
+def judge(runs: pd.DataFrame, metrics: pd.DataFrame, curves: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    """runs.csv with `beats_floor`, `plateaued` and `not_trained_because` (empty when both hold)."""
+    refs = references_of(metrics)
+    finals = {k: dict(zip(g["metric"], g["value"])) for k, g in
+              metrics[~metrics["method"].isin(REFERENCES)].groupby(IDENTITY)}
+    curve_of = {k: g for k, g in curves.groupby(IDENTITY)} if len(curves) else {}
+    empty = pd.DataFrame(columns=["iteration"])
+    verdicts = []
+    for run in runs.to_dict("records"):
+        key = tuple(run[k] for k in IDENTITY)
+        verdicts.append(judge_run(run, finals.get(key, {}), curve_of.get(key, empty), refs, rules))
+    return pd.concat([runs.reset_index(drop=True), pd.DataFrame(verdicts, columns=[
+        "beats_floor", "plateaued", "not_trained_because"])], axis=1)
+
+
+def truth(runs: pd.DataFrame, column: str) -> pd.Series:
+    """A boolean column of runs.csv as booleans (read back from CSV it may hold strings; missing = False)."""
+    if column not in runs:
+        return pd.Series(False, index=runs.index)
+    return runs[column].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
+
+
+def is_trained(runs: pd.DataFrame) -> pd.Series:
+    """Both facts true, per row of runs.csv."""
+    return truth(runs, "beats_floor") & truth(runs, "plateaued")
+
+
+def failure_text(failure) -> str:
+    """"at iteration k" from a diverged run's failure record (a dict or its JSON), else ""."""
+    try:
+        f = json.loads(failure) if isinstance(failure, str) else failure
+        return f"at iteration {f['iteration']}" if f else ""
+    except (TypeError, ValueError, KeyError):
+        return ""

@@ -1,0 +1,47 @@
+"""Tables (evaluation/tables.py): the ceiling and floor rows come first, and each method's cell says how many of its
+seeds are trained."""
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation import tables
+
+
+def metric_rows(dataset, setting, method, metric, values):
+    return [{"dataset": dataset, "setting": setting, "method": method, "seed": k, "metric": metric, "value": v}
+            for k, v in enumerate(values)]
+
+
+def run_rows(dataset, setting, method, trained):
+    return [{"dataset": dataset, "setting": setting, "method": method, "seed": k, "status": "ok",
+             "beats_floor": t, "plateaued": True} for k, t in enumerate(trained)]
+
+
+def test_clean_table_has_the_references_first_and_trained_counts_per_cell():
+    metrics = pd.DataFrame(metric_rows("two_circle", "clean", "ceiling", "hsr", [0.92, 0.92]) +
+                           metric_rows("two_circle", "clean", "floor", "hsr", [0.20, 0.22]) +
+                           metric_rows("two_circle", "clean", "wgan_gp", "hsr", [0.5, 0.7]))
+    runs = pd.DataFrame(run_rows("two_circle", "clean", "wgan_gp", [True, False]))
+    table = tables.clean_table(metrics, runs, ["two_circle"], ["hsr"])
+    assert list(table.index) == ["ceiling: true mixture", "floor: Gaussian fit", "wgan_gp"]
+    assert table.loc["wgan_gp", "two_circle hsr"] == "0.600 ± 0.141 (1/2)"
+    assert table.loc["floor: Gaussian fit", "two_circle hsr"] == "0.210 ± 0.014"  # no trained count: a reference
+    assert table.loc["wgan_gp", "runs"] == "2/2" and table.loc["ceiling: true mixture", "runs"] == "–"
+
+
+def test_image_table_names_its_references_and_sweep_tables_carry_them():
+    metrics = pd.DataFrame(metric_rows("mnist5k", "clean", "ceiling", "fid_classifier", [20.0]) +
+                           metric_rows("mnist5k", "clean", "floor", "fid_classifier", [1400.0]) +
+                           metric_rows("mnist5k", "clean", "wgan_gp", "fid_classifier", [2000.0]))
+    runs = pd.DataFrame(run_rows("mnist5k", "clean", "wgan_gp", [False]))
+    table = tables.clean_table(metrics, runs, ["mnist5k"], ["fid_classifier"])
+    assert list(table.index) == ["ceiling: real training images", "floor: uniform noise", "wgan_gp"]
+    assert table.loc["wgan_gp", "mnist5k fid_classifier ↓"] == "2000.000 ± 0.000 (0/1)"
+    sweep = pd.DataFrame(sum((metric_rows("two_circle", f"contaminated-{r}", m, "hsr", [v]) for r in (0.1, 0.2)
+                              for m, v in (("floor", 0.2), ("ceiling", 0.9), ("joint_w", 0.5))), []))
+    runs = pd.DataFrame(sum((run_rows("two_circle", f"contaminated-{r}", "joint_w", [True]) for r in (0.1, 0.2)),
+                            []))
+    table = tables.sweep_table(sweep, runs, "contaminated", ["hsr"])
+    assert list(table.index) == ["two_circle ceiling: true mixture hsr", "two_circle floor: Gaussian fit hsr",
+                                 "two_circle joint_w hsr"]
+    assert table.loc["two_circle joint_w hsr", "contaminated-0.2"] == "0.500 ± 0.000 (1/1)"
