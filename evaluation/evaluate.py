@@ -11,6 +11,7 @@ change to a metric:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import subprocess
 from importlib.metadata import version
@@ -127,19 +128,27 @@ def stability_metrics(curve: list[dict], iterations: int) -> dict:
 CURVE_GENERATOR, CURVE_ENERGY = ("mmd", "hsr", "modes_covered"), ("kld", "jsd", "auc")
 
 
+@contextlib.contextmanager
+def curve_draws(dataset: str, seed: int, iteration: int):
+    """The random draws of one learning-curve row: torch's generator forked and seeded by (dataset, seed index,
+    iteration), gradients off. The training's random streams are untouched, so how often a curve row is logged
+    never changes what the run learns."""
+    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(derive_seed(dataset, "curve", seed, iteration))
+        yield
+
+
 def curve_metrics(method, clean: np.ndarray, ds, seed: int, iteration: int, n: int) -> dict:
     """The paper's 2-D metrics at one point of a learning curve, as {name: {value, params}}, by the
     final evaluation's own functions: for a generator, HSR, modes covered and MMD of n generated points against n
     points of the clean training set; for an energy, KLD and JSD on a CURVE_GRID² grid (coarser than the final
     300²) and the AUC on the final evaluation's negatives (so the last row's AUC is the final AUC).
 
-    Its random draws (samples, the MMD's reference points) are seeded by (dataset, seed, iteration) inside a fork
-    of torch's generator: the training's random streams are untouched, so how often a curve row is logged never
-    changes what the run learns."""
+    Its random draws (samples, the MMD's reference points) are seeded by (dataset, seed, iteration), apart from
+    the training's (`curve_draws`)."""
     out = {}
-    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(derive_seed(ds.name, "curve", seed, iteration))
+    with curve_draws(ds.name, seed, iteration):
         if method.has_generator:
             fake = method.sample(n).double().cpu().numpy()
             rng = np.random.default_rng(derive_seed(ds.name, "curve_reference", seed, iteration))
@@ -192,10 +201,11 @@ def image_generator_metrics(samples: np.ndarray, x_test: np.ndarray, classifier,
     return out
 
 
-def image_energy_metrics(method, data: dict, setting: Setting, seed: int, n_negatives: int) -> dict:
+def image_energy_metrics(method, data: dict, setting: Setting, seed: int, n_negatives: int,
+                         contamination: bool = True) -> dict:
     """The image energy metrics: auc_ood_noise / auc_ood_overlay (−E ranks the held-out test images above
-    uniform-noise images / above overlays of two classes) and, on contaminated settings, auc_contamination (held-out
-    test images against fresh noise images)."""
+    uniform-noise images / above overlays of two classes) and, on contaminated settings (unless `contamination`
+    is False), auc_contamination (held-out test images against fresh noise images)."""
     from datasets.images import to_float
     from evaluation import images as im
 
@@ -208,7 +218,7 @@ def image_energy_metrics(method, data: dict, setting: Setting, seed: int, n_nega
         out[f"auc_ood_{kind}"] = {"value": im.auc_scores(-e_real, -energies(method, neg[kind])),
                                   "params": {"positives": f"{len(x_test)} held-out test images",
                                              "negatives": f"{n_negatives} {kind} images", "score": "-E"}}
-    if setting.kind == "contaminated":  # fresh images of the contamination's noise model (datasets/images.py)
+    if contamination and setting.kind == "contaminated":  # fresh images of its noise model (datasets/images.py)
         rng = np.random.default_rng(derive_seed(str(data["dataset"]), str(setting), "auc_contamination", seed))
         noise = to_float(rng.integers(0, 255, (n_negatives, *x_test.shape[1:]), dtype=np.uint8, endpoint=True))
         out["auc_contamination"] = {
@@ -240,21 +250,18 @@ def image_curve_metrics(method, data: dict, classifier, setting: Setting, seed: 
                         n_negatives: int) -> dict:
     """The image metrics at one point of a learning curve: fid_classifier and is_classifier of n generated images
     (generators), auc_ood_noise and auc_ood_overlay (energies, on the final evaluation's negatives), by the final
-    evaluation's functions, with draws seeded by (dataset, seed, iteration) in a fork of torch's generator (see
-    `curve_metrics`)."""
+    evaluation's functions, with draws seeded by (dataset, seed, iteration), apart from the training's
+    (`curve_draws`)."""
     from datasets.images import to_float
 
     out = {}
-    devices = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(derive_seed(str(data["dataset"]), "curve", seed, iteration))
+    with curve_draws(str(data["dataset"]), seed, iteration):
         if method.has_generator:
             found = image_generator_metrics(method.sample(n).float().cpu().numpy(), to_float(data["x_test"]),
                                             classifier, inception=False)
             out |= {k: v for k, v in found.items() if k in IMAGE_CURVE}
         if method.has_energy:
-            found = image_energy_metrics(method, data, setting, seed, n_negatives)
-            out |= {k: v for k, v in found.items() if k in IMAGE_CURVE}
+            out |= image_energy_metrics(method, data, setting, seed, n_negatives, contamination=False)
     return out
 
 

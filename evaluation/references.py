@@ -32,10 +32,8 @@ import torch
 import datasets
 from datasets.settings import derive_seed
 from evaluation import evaluate as ev
+from evaluation.trained import REFERENCES
 from methods.io import atomic_path, write_json
-
-REFERENCES = {"ceiling": "true mixture", "floor": "Gaussian fitted to the training set"}
-IMAGE_REFERENCES = {"ceiling": "real training images", "floor": "uniform-noise images"}
 
 
 class TrueMixture:
@@ -109,8 +107,7 @@ def models_images(data: dict, n: int) -> dict:
     return {"ceiling": FixedSamples(to_float(data["x"][:n])), "floor": FixedSamples(to_float(noise))}
 
 
-def write_reference(out: Path, data: dict, name: str, model, samples: np.ndarray, record: dict,
-                    curve: dict) -> None:
+def write_reference(out: Path, data: dict, model, samples: np.ndarray, record: dict, curve: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "samples.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, samples)
@@ -119,8 +116,7 @@ def write_reference(out: Path, data: dict, name: str, model, samples: np.ndarray
     if model.has_energy:  # 2-D: the density figures' panel
         with atomic_path(out / "density.npz") as tmp, open(tmp, "wb") as f:
             np.savez(f, **ev.density_grid(model, data["clean"], datasets.get(str(data["dataset"]))))
-    write_json(out / "metrics.json", {**record, "description": (IMAGE_REFERENCES if samples.ndim == 4 else
-                                                                 REFERENCES)[name]})
+    write_json(out / "metrics.json", record)
 
 
 def evaluate_references(data_path, out_dir, classifier_dir=None, curve_samples: int = 2000,
@@ -157,7 +153,7 @@ def evaluate_references(data_path, out_dir, classifier_dir=None, curve_samples: 
         else:
             curve = ev.curve_metrics(model, data["clean"], datasets.get(name), seed, 0, curve_samples)
         out = Path(out_dir) / name / setting / ref / f"seed{seed}"
-        write_reference(out, data, ref, model, samples, record, curve)
+        write_reference(out, data, model, samples, record, curve)
         written.append(out)
     return written
 
