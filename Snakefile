@@ -3,7 +3,7 @@
 #   snakemake --cores all                                  # the default profile
 #   snakemake --cores 2 --config profile=smoke             # smoke | default | paper (config/profiles/)
 #   snakemake --cores 2 figures --config profile=default   # redraw tables, figures and claims from the aggregates
-#   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (methods/bench.py)
+#   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (methods/harness/bench.py)
 #   snakemake --report report.html --config profile=smoke  # HTML report of the tables and figures
 #
 # Rules only wire files together; each calls a `python -m` entry point that is usable by hand.
@@ -15,7 +15,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)
 import datasets  # noqa: E402
-from methods import config as suite_config  # noqa: E402
+from methods.harness import config as suite_config  # noqa: E402
 from evaluation.figures import figure_names  # noqa: E402
 from evaluation.tables import TABLES  # noqa: E402
 from evaluation.trained import REFERENCES  # noqa: E402
@@ -138,7 +138,7 @@ rule train:
         classifier=lambda w, input: f"--classifier {input.classifier}" if "classifier" in input.keys() else "",
         run_dir=RUN,
     shell:
-        "{PY} -m methods.train --data {input.data} --method {wildcards.method} --run-dir {params.run_dir} "
+        "{PY} -m methods.harness.train --data {input.data} --method {wildcards.method} --run-dir {params.run_dir} "
         "--hparams {params.hp} --threads {threads} {params.classifier} >> {log} 2>&1"
 
 
@@ -205,8 +205,8 @@ rule bilinear_game:
 
 
 rule bench:
-    """Per-iteration cost of every registered method and of a naive eager Joint-W (methods/bench.py); run alone
+    """Per-iteration cost of every registered method and of a naive eager Joint-W (methods/harness/bench.py); run alone
     (`snakemake --cores 1 bench`): timings need an otherwise idle core."""
     output: OUT + "/tables/bench.md", OUT + "/tables/bench.csv"
     log: OUT + "/logs/bench.log"
-    shell: "{PY} -m methods.bench --dataset two_circle --out {OUT}/tables/bench > {log} 2>&1"
+    shell: "{PY} -m methods.harness.bench --dataset two_circle --out {OUT}/tables/bench > {log} 2>&1"

@@ -15,7 +15,7 @@ import numpy as np
 import datasets
 from datasets import images
 from datasets.settings import Setting, training_set
-from methods.io import atomic_path
+from methods.harness.io import atomic_path
 
 
 def build(name: str, setting: str, seed: int, path: str | None = None) -> dict:

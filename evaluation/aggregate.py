@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from evaluation.trained import REFERENCES, is_trained, judge
-from methods import config as suite_config
-from methods.config import Run
-from methods.io import atomic_path, read_json
+from methods.harness import config as suite_config
+from methods.harness.config import Run
+from methods.harness.io import atomic_path, read_json
 
 IDENTITY = ["dataset", "setting", "method", "seed"]
 FIGURE_SAMPLES = 1000  # generated points per (dataset, method) kept for the sample figures

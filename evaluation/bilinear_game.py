@@ -80,7 +80,7 @@ import seaborn as sns  # noqa: E402
 import yaml  # noqa: E402
 
 from evaluation.figures import save  # noqa: E402
-from methods.io import atomic_path  # noqa: E402
+from methods.harness.io import atomic_path  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 METHODS = {  # name -> the paper's label (Fig. 2)

@@ -32,8 +32,8 @@ from scipy import stats
 import datasets
 from evaluation.tables import setting_value
 from evaluation.trained import REFERENCES, is_trained, truth
-from methods import config as suite_config
-from methods.io import write_text
+from methods.harness import config as suite_config
+from methods.harness.io import write_text
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE  # family-wise error rate of each claim's comparisons (Holm)

@@ -124,7 +124,7 @@ def main(argv=None) -> None:
     import sys
 
     from datasets.images import to_float
-    from methods.io import atomic_path
+    from methods.harness.io import atomic_path
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data", required=True, help="a stored image training set (clean setting)")

@@ -24,8 +24,8 @@ import datasets
 from datasets.settings import Setting, derive_seed, sample_noise
 from datasets.synthetic import GRID_SIZE
 from evaluation import metrics2d as m
-from methods.config import ROOT
-from methods.io import read_json, write_json
+from methods.harness.config import ROOT
+from methods.harness.io import read_json, write_json
 
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
 IMAGE_BATCH = 250  # … and on images in batches of this many
@@ -298,7 +298,7 @@ def evaluate(run_dir, data_path, classifier=None) -> dict:
     training set (and, for an image run, the classifier)."""
     import pandas as pd
 
-    from methods.train import CHECKPOINT, CURVE, SAMPLES, STATUS, load_method, load_training_set  # train imports us
+    from methods.harness.train import CHECKPOINT, CURVE, SAMPLES, STATUS, load_method, load_training_set  # train imports us
 
     run_dir = Path(run_dir)
     status = read_json(run_dir / STATUS)

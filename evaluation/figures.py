@@ -39,8 +39,8 @@ import datasets  # noqa: E402
 from evaluation.tables import IMAGE_REFERENCE_LABELS, REFERENCE_LABELS, setting_value  # noqa: E402
 from evaluation.trained import REFERENCES  # noqa: E402
 from methods import KINDS  # noqa: E402
-from methods import config as suite_config  # noqa: E402
-from methods.io import atomic_path  # noqa: E402
+from methods.harness import config as suite_config  # noqa: E402
+from methods.harness.io import atomic_path  # noqa: E402
 
 FAMILIES = {  # the panels of the learning-curve figure
     "GAN family": ["gan", "gan_lr", "gan_er", "gan_va", "joint_js"],

@@ -33,7 +33,7 @@ import datasets
 from datasets.settings import derive_seed
 from evaluation import evaluate as ev
 from evaluation.trained import REFERENCES
-from methods.io import atomic_path, write_json
+from methods.harness.io import atomic_path, write_json
 
 
 class TrueMixture:
@@ -125,7 +125,7 @@ def evaluate_references(data_path, out_dir, classifier_dir=None, curve_samples: 
     """Evaluate both references of one stored training set; returns the folders written. The sample sizes are
     the runs' (config `training: curve_samples`, `images: hparams: curve_samples`, `images: eval_samples`,
     `images: ood_negatives`), so a reference line reads what a run's row would."""
-    from methods.train import load_training_set
+    from methods.harness.train import load_training_set
 
     data = load_training_set(data_path)
     name, setting, seed = str(data["dataset"]), str(data["setting"]), int(data["seed"])

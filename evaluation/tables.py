@@ -26,8 +26,8 @@ import pandas as pd
 
 from datasets.images import IMAGE_DATASETS
 from evaluation.trained import REFERENCES, is_trained
-from methods import config as suite_config
-from methods.io import atomic_path, write_text
+from methods.harness import config as suite_config
+from methods.harness.io import atomic_path, write_text
 
 LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd", "mmd_spread", "fid_classifier", "fid_inception", "class_kl_uniform",
                    "mean_bias_l1", "mean_bias_l2"}

@@ -14,9 +14,6 @@ from pathlib import Path
 
 KINDS = ("implicit", "explicit", "joint")  # a generator; an energy model (with or without a sampler); both
 
-# Modules of this package that are not methods: shared parts and command-line entry points.
-NOT_METHODS = frozenset({"core", "config", "io", "train", "bench"})
-
 _REGISTRY: dict[str, type] = {}
 
 
@@ -31,9 +28,10 @@ def register(cls):
 
 
 def available() -> list[str]:
-    """Names of every method file in this package (without importing any of them)."""
+    """Names of every method file in this package (without importing any of them); the subpackages `core` (shared
+    parts) and `harness` (configuration, runner, benchmark) hold no method."""
     here = [Path(__file__).parent.as_posix()]
-    return sorted(m.name for m in pkgutil.iter_modules(here) if m.name not in NOT_METHODS and not m.ispkg)
+    return sorted(m.name for m in pkgutil.iter_modules(here) if not m.ispkg and not m.name.startswith("_"))
 
 
 def get(name: str) -> type:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_hparams(method: str, **over) -> dict:
     """The method's hyper-parameters from the smoke profile, shrunk for unit tests."""
-    from methods import config as suite_config
+    from methods.harness import config as suite_config
 
     cfg = suite_config.load("smoke")
     hp = suite_config.hparams(cfg, method)

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 import datasets
-from methods import config as suite_config
+from methods.harness import config as suite_config
 from methods.core.entropy import DAEScore, surrogate
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import methods
-from methods.train import Batches
+from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
 FAST = ["wgan_gp", "gan", "dem", "joint_w", "joint_js", "joint_w_nobridge", "wgan_lr", "wgan_er"]

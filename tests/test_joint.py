@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import methods
-from methods import config as suite_config
+from methods.harness import config as suite_config
 from methods.core.ksd import ksd
 from methods.core.stein import score_from_energy
 from methods.core.optim import Adam
-from methods.train import Batches
+from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
 torch.set_num_threads(1)  # tiny networks: one thread is fastest, and other jobs share the cores

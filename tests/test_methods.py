@@ -11,7 +11,7 @@ import torch
 
 import methods
 from methods import KINDS
-from methods.train import Batches
+from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
 ALL = methods.available()

@@ -14,7 +14,7 @@ import torch
 import methods
 from evaluation.figures import figure_names
 from evaluation.tables import TABLES
-from methods import config as suite_config
+from methods.harness import config as suite_config
 from tests.conftest import copy_repo, snakemake
 
 # slow; one xdist worker runs the whole module, so the smoke DAG runs once (pyproject: --dist loadgroup)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from methods import config as suite_config
+from methods.harness import config as suite_config
 from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
@@ -43,7 +43,7 @@ def metric_values(path: Path) -> dict:
 def train_cmd(data: Path, run_dir: Path, iterations: int = 600) -> list[str]:
     hp = {**suite_config.hparams(suite_config.load("default"), "joint_w"),
           "iterations": iterations, "checkpoint_every": 50, "eval_every": 50, "curve_samples": 200}
-    return [sys.executable, "-m", "methods.train", "--data", str(data), "--method", "joint_w",
+    return [sys.executable, "-m", "methods.harness.train", "--data", str(data), "--method", "joint_w",
             "--run-dir", str(run_dir), "--hparams", json.dumps(hp)]
 
 

@@ -302,7 +302,7 @@ def bump_objective(u: np.ndarray, centre: float, width: float) -> float:
 def image_batches():
     """An image training set with 75% of its pixels at 0 (−1 in [−1, 1]), its raw pixels, and the runner's
     dequantised batches of it."""
-    from methods.train import training_batches, training_tensors
+    from methods.harness.train import training_batches, training_tensors
 
     rng = np.random.default_rng(0)
     x = np.zeros((600, 1, 8, 8), np.uint8)

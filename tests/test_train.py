@@ -19,10 +19,10 @@ def test_run_by_hand_and_reevaluate(tmp_path, method):
     subprocess.run([*py, "datasets.make", "--dataset", "ring8", "--setting", "clean", "--seed", "0",
                     "--out", str(data)], cwd=ROOT, check=True)
     hp = {"iterations": 6, "checkpoint_every": 4, "eval_every": 3, "curve_samples": 50}
-    from methods import config as suite_config
+    from methods.harness import config as suite_config
 
     full = {**suite_config.hparams(suite_config.load("smoke"), method), **hp}
-    subprocess.run([*py, "methods.train", "--data", str(data), "--method", method, "--run-dir", str(run),
+    subprocess.run([*py, "methods.harness.train", "--data", str(data), "--method", method, "--run-dir", str(run),
                     "--hparams", json.dumps(full)], cwd=ROOT, check=True)
     for name in ("checkpoint.pt", "samples.npy", "curve.csv", "train.json", "metrics.json"):
         assert (run / name).exists(), name
@@ -45,8 +45,8 @@ def test_curve_rows_hold_the_papers_metrics_and_never_change_what_a_run_learns(t
     import torch
 
     from datasets.make import build
-    from methods import config as suite_config
-    from methods.train import train
+    from methods.harness import config as suite_config
+    from methods.harness.train import train
 
     data = tmp_path / "data.npz"
     np.savez(data, **build("two_circle", "clean", 0))

@@ -1,7 +1,7 @@
 """The method contract (SPEC §2.1).
 
 A method is built from (hyper-parameters, data shape, seed) and says what ONE training iteration does; the
-runner (`methods/train.py`) owns the loop, the data, checkpoints, logging and seeds. It exposes
+runner (`methods/harness/train.py`) owns the loop, the data, checkpoints, logging and seeds. It exposes
 
 * `train_step(data) -> dict[str, Tensor]`: one iteration; `data.batch()` draws a fresh mini-batch of training data
   as often as the iteration needs (e.g. once per critic step); returns its named losses (scalars);

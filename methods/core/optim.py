@@ -13,7 +13,7 @@ WGAN-GP iteration takes six optimiser steps; constructing any torch.optim optimi
 1.2 s of every training job's start-up (torch 2.15). Here the constructor moves a module's parameters into one
 contiguous buffer (each parameter becomes a view of it, as apex's and DeepSpeed's flat-buffer optimisers do), so
 a step is one concatenation of the gradients and five element-wise operations on one tensor, whatever the number
-of layers (methods/bench.py measures it). Build the optimiser after any dtype or device change of its module
+of layers (methods/harness/bench.py measures it). Build the optimiser after any dtype or device change of its module
 (`.double()`, `.to(...)` replace the parameters' storage and undo the views). tests/test_optim.py checks both rules
 against torch.optim step by step.
 """

@@ -1,6 +1,6 @@
 """Cost of one training iteration of every registered method, and of a naive Joint-W (SPEC §8, issue "Speed").
 
-    python -m methods.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
+    python -m methods.harness.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
                             [--out results/<profile>/tables/bench]
 
 Every method is built from the `default` profile's hyper-parameters (or --profile) and trained in this one process
@@ -37,8 +37,8 @@ from torch import nn
 import datasets
 import methods
 from datasets.settings import training_set
-from methods import config as suite_config
-from methods.train import Batches
+from methods.harness import config as suite_config
+from methods.harness.train import Batches
 
 
 class NaiveJointW:
@@ -210,7 +210,7 @@ def main(argv=None) -> None:
     lines += [f"{k}: {v:.2f}" for k, v in ratios(table).items()]
     print("\n".join(lines))
     if args.out:
-        from methods.io import atomic_path, write_text
+        from methods.harness.io import atomic_path, write_text
 
         out = Path(args.out)
         head = (f"Per-iteration cost on {args.dataset} (profile {args.profile} hyper-parameters, batch "

@@ -15,7 +15,7 @@ import yaml
 
 from datasets.images import IMAGE_DATASETS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "config" / "schema.yaml"
 SHARED_SECTIONS = ("training", "networks", "optim", "stein", "entropy")  # merged, in this order, under each method's entry
 

@@ -1,6 +1,6 @@
 """The one training runner for every method (SPEC §2.1, §4.3, §5, §8).
 
-    python -m methods.train --data D.npz --method NAME --run-dir DIR [--profile P | --hparams JSON] [--threads T]
+    python -m methods.harness.train --data D.npz --method NAME --run-dir DIR [--profile P | --hparams JSON] [--threads T]
 
 Reads the stored training set, builds the method from its hyper-parameters and a seed derived from
 (dataset, setting, method, seed index), and loops: one `train_step` per iteration; every `eval_every` iterations a
@@ -31,8 +31,8 @@ from tqdm import tqdm
 import datasets
 import methods
 from datasets.settings import Setting, derive_seed
-from methods import config as suite_config
-from methods.io import atomic_path, write_json
+from methods.harness import config as suite_config
+from methods.harness.io import atomic_path, write_json
 
 CHECKPOINT, SAMPLES, CURVE, STATUS, METRICS = "checkpoint.pt", "samples.npy", "curve.csv", "train.json", "metrics.json"
 DENSITY = "density.npz"  # energy methods: the model's energy on a coarse grid, for figures
