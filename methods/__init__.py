@@ -1,8 +1,10 @@
-"""Methods of the suite (SPEC §2): one file per method, registered by its name.
+"""Methods of the suite (README, "Adding a method"): one file per method, registered by its name.
 
 A method file `methods/<name>.py` defines one subclass of `methods.core.base.Method` with `name = "<name>"`,
-decorated with `@register`; its hyper-parameters live in `config/config.yaml` under `methods: <name>:`.
+decorated with `@register`, written from the update blocks of methods/core/updates.py; it declares its own
+hyper-parameters (`parameters`, name → Param, defaults equal to config/config.yaml's `methods: <name>:` entry).
 Nothing else needs editing: `available()` finds the file, the DAG, tests, tables and figures pick it up.
+`python -m methods` lists every method with its kind and declared parameters.
 
 This module imports no torch, so the Snakefile can list methods cheaply.
 """
@@ -15,14 +17,22 @@ from pathlib import Path
 KINDS = ("implicit", "explicit", "joint")  # a generator; an energy model (with or without a sampler); both
 
 _REGISTRY: dict[str, type] = {}
+# what Python records about a class statement itself, not part of its body (register_variant)
+_CLASS_BOOKKEEPING = ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__",
+                      "__static_attributes__")
 
 
 def register(cls):
-    """Class decorator: make `cls` available under `cls.name`, which must equal its file's name."""
+    """Class decorator: make `cls` available under `cls.name`, which must equal its file's name; its `kind` must be
+    one of KINDS and each declared parameter's default must pass its own check."""
     module = cls.__module__.rsplit(".", 1)[-1]
     if cls.name != module:
         raise TypeError(f"method class {cls.__qualname__} in methods/{module}.py has name = {cls.name!r}; "
                         f"a method's name must equal its file's name ({module!r})")
+    if cls.kind not in KINDS:
+        raise TypeError(f"method {cls.name!r} has kind = {cls.kind!r}; valid kinds: {', '.join(KINDS)}")
+    for key, param in getattr(cls, "parameters", {}).items():  # a declared default must be valid itself
+        param.check(param.default, f"methods.{cls.name}.{key}")
     _REGISTRY[cls.name] = cls
     return cls
 
@@ -47,3 +57,16 @@ def get(name: str) -> type:
         raise TypeError(f"methods/{name}.py defines no method: decorate a Method subclass that has "
                         f"name = {name!r} with @register")
     return _REGISTRY[name]
+
+
+def register_variant(method: type, module: str, doc: str, **attributes) -> type:
+    """Register, for the method file `module` (pass `__name__`), a method with `method`'s algorithm and other class
+    attributes (e.g. `loss="gan"`, `kind="joint"`, `parameters={...}`): a class of its own, built from `method`'s
+    body, not a subclass of it (methods/joint_js.py, methods/dgm.py). `doc` (pass `__doc__`) is its docstring."""
+    name = module.rsplit(".", 1)[-1]
+    body = {k: v for k, v in vars(method).items() if k not in _CLASS_BOOKKEEPING}
+    title = "".join(part.capitalize() for part in name.split("_"))
+    base = method.__mro__[1]
+    cls = type(title, (base,), {**body, "__module__": module, "__qualname__": title, "__doc__": doc, "name": name,
+                                **attributes})
+    return register(cls)

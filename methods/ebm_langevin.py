@@ -1,5 +1,5 @@
 """Energy-based model by maximum likelihood with short-run Langevin MCMC and a replay buffer (beyond the paper;
-SPEC §2.3, `ebm_langevin`): Du & Mordatch 2019, "Implicit generation and generalization in energy-based models";
+`ebm_langevin`): Du & Mordatch 2019, "Implicit generation and generalization in energy-based models";
 Nijkamp, Hill, Zhu, Wu 2019, "Learning non-convergent non-persistent short-run MCMC toward energy-based model".
 
 p_E(x) ∝ exp(−E(x)), E on the suite's energy trunk with the head `energy_head` (default `linear`, E = Σ_k h_k,
@@ -23,7 +23,8 @@ The step η is in the data's units: ULA needs η well below twice the variance o
 η = 0.1 suits Two-Circle/Two-Spiral (variances 0.2/0.1) but blurs ring8/grid25 (std 0.01/0.05).
 
 The "data box" is the bounding box of every training batch seen so far, widened on each side by `box_widen` times
-its half-range (0.5 gives the box of the suite's evaluation grid, SPEC §3.1); chains are clamped to it.
+its half-range (0.5 gives the box of the suite's evaluation grid, datasets/synthetic.py `evaluation_grid`);
+chains are clamped to it.
 
 Its "generator" is the MCMC sampler: `sample(n)` runs `sample_steps` Langevin steps from fresh uniform noise
 (`sample_init: noise`, Nijkamp et al.'s short-run sampler) or continues chains drawn from the replay buffer
@@ -38,6 +39,7 @@ from __future__ import annotations
 import torch
 
 from methods import register
+from methods.core.params import Param
 from methods.core.base import Method
 from methods.core.nets import energy
 from methods.core.stein import model_score
@@ -51,11 +53,29 @@ class EbmLangevin(Method):
     kind = "explicit"
     has_generator = True  # the Langevin sampler
     has_energy = True
+    parameters = {
+        "langevin_steps": Param(20, "K steps per training iteration (buffered chains continue across iterations)",
+                                low=1),
+        "langevin_step": Param(0.1, "η: x ← x − (η/2)∇E(x) + s·ε; absolute units: needs η ≪ 2 × (mode variance)",
+                               low=0),
+        "langevin_noise": Param(None, "s; null = √η (unadjusted Langevin), a number decouples it (Du & Mordatch)",
+                                low=0, nullable=True, type=float),
+        "buffer_size": Param(10000, "replay buffer of chain end points", low=1),
+        "buffer_prob": Param(0.95, "a chain starts from the buffer with this probability, else from uniform noise",
+                             low=0, high=1),
+        "box_widen": Param(0.5, "noise/clamp box = data bounding box widened by this × half-range (= evaluation grid)",
+                           low=0),
+        "energy_l2": Param(0.1, "α of α·(E(x⁺)² + E(x⁻)²); energy differences settle near 1/α", low=0),
+        "sample_steps": Param(200, "Langevin steps of sample(n), from fresh uniform noise (or buffer chains)", low=1),
+        "sample_init": Param("noise", "noise (short-run chains, Nijkamp et al.) | buffer (continue replay-buffer "
+                             "chains)", choices=SAMPLE_INITS),
+        "sample_denoise": Param(True, "sample(n)'s last step is the mean step, without its noise; false = the chain's "
+                                "last noisy state"),
+    }
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
         super().__init__(hp, data_shape)
-        if hp["sample_init"] not in SAMPLE_INITS:
-            raise ValueError(f"unknown sample_init {hp['sample_init']!r}; valid: {', '.join(SAMPLE_INITS)}")
+        hp = self.hp  # sample_init and the other declared parameters checked by Method.__init__
         self.energy_net = energy(hp, data_shape)
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
@@ -125,6 +145,3 @@ class EbmLangevin(Method):
         else:
             start = self.uniform(n)
         return self.langevin(start, self.hp["sample_steps"], noisy_last=not self.hp["sample_denoise"])
-
-    def energy(self, x: torch.Tensor) -> torch.Tensor:
-        return self.energy_net(x)

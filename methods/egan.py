@@ -1,5 +1,5 @@
 """Calibrated energy-based GAN (Dai, Almahairi, Bachman, Hovy, Courville 2017, "Calibrating Energy-based
-Generative Adversarial Networks", ICLR; SPEC §2.3, `egan`).
+Generative Adversarial Networks", ICLR; `egan`).
 
 The discriminator is an energy E(x), p_E ∝ exp(−E) (`nets.Energy`); the generator is "calibrated" by an entropy
 term so that, at the optimum, P_G = P_data and the energy keeps the density, E*(x) = −log p_data(x) + const:
@@ -19,16 +19,17 @@ What is implemented here (config/config.yaml, `methods: egan:`):
   grad_penalty · E‖∇E(x⁺)‖² (Kumar et al. 2019). The default energy_l2 = 0.1 is a suite choice: without it the
   unbounded energy grows deep minima where neither data nor generator samples go (Two-Circle, 2000 iterations:
   KLD ≈ 11 instead of ≈ 1.3). Set energy_l2: 0, energy_steps: 1 for the papers' published form.
-* `energy_steps` energy updates (n_d = 5, as for the suite's critics, SPEC §2.4), then one generator update, per
+* `energy_steps` energy updates (n_d = 5, as for the suite's critics, paper Algorithm 1), then one generator update, per
   iteration. The released code instead switches between updating only D, only G or both from the size of the
   gap (its `lbound`/`rbound`) and scales the generator's learning rate by 10; neither is used here.
 * The entropy gradient from the suite's shared DAE estimator (methods/core/entropy.py), in place of the paper's
   nearest-neighbour (EGAN-Ent-NN) or variational (EGAN-Ent-VI) entropy approximations: a DAE fitted on generated
-  samples gives s ≈ ∇log q_G, and +surrogate(s, G(z)) descends −H(P_G) (Tao et al. 2019; SPEC §2.3).
+  samples gives s ≈ ∇log q_G, and +surrogate(s, G(z)) descends −H(P_G) (Tao et al. 2019; methods/core/terms.py
+  `Entropy`).
 * `base_std` (off here, on for `dgm`): an optional Gaussian base term of the energy (BasedEnergy).
 
-Adam: β1 = 0.9, lr_explicit for the energy (explicit side), β1 = 0.5, lr_implicit for the generator (SPEC §2.4).
-`dgm` (Kim & Bengio 2016) is this algorithm with other config values (see methods/dgm.py).
+Adam: β1 = 0.9, lr_explicit for the energy (explicit side), β1 = 0.5, lr_implicit for the generator (paper Algorithm 1).
+`dgm` (Kim & Bengio 2016) is this algorithm with other parameter values (methods/dgm.py).
 """
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ from torch import nn
 
 from methods import register
 from methods.core.base import Method
-from methods.core.entropy import DAEScore, surrogate
 from methods.core.nets import energy, generator
+from methods.core.params import Param
 from methods.core.stein import autograd_score, score_from_energy
+from methods.core.terms import Entropy, MeanEnergy
+from methods.core.updates import GeneratorUpdate
 
 # The contrastive methods use the original papers' energy heads (`linear`, `minus_softplus_experts` in
 # nets.ENERGY_HEADS): with E_data[E] − E_neg[E], the suite's softplus_experts head (E = Σ softplus(−h_k) ≥ 0)
@@ -88,15 +91,30 @@ class Egan(Method):
     kind = "explicit"  # the energy is the model; its generator is the sampler that calibrates it
     has_generator = True
     has_energy = True
+    parameters = {
+        "energy_steps": Param(5, "energy (discriminator) updates per generator update (papers: 1)", low=1),
+        "entropy_weight": Param(1.0, "w; 1 makes the generator loss KL(P_G ‖ p_E) up to log Z", low=0),
+        "margin": Param(10.0, "hinge max(E_data − E(G(z)), −m) per generated sample (released code); null = linear",
+                        low=0, nullable=True, type=float),
+        "base_std": Param(None, "σ of a Gaussian base term ‖x‖²/(2σ²) − bᵀx of the energy; null = none", low=0,
+                          nullable=True, type=float),
+        "energy_l2": Param(0.1, "α·E[E(x⁺)² + E(x⁻)²] (Du & Mordatch 2019), not in either paper (0 = as published)",
+                           low=0),
+        "grad_penalty": Param(0.0, "γ·E‖∇E(x⁺)‖² at data points (Kumar et al. 2019); 0 = off, as in both papers",
+                              low=0),
+    }
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
+        Method.__init__(self, hp, data_shape)  # by name, not super(): dgm's class is built from this body
+        hp = self.hp
         self.energy_net = BasedEnergy(hp, data_shape)
         self.generator = generator(hp, data_shape)
-        self.entropy = DAEScore(hp, math.prod(data_shape))  # s(x) ≈ ∇log q_G(x), fitted on generated samples
+        self.entropy = self.score_estimator("entropy_dae")  # s(x) ≈ ∇log q_G(x), fitted on generated samples
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
-        self.opt_g = self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"])
-        self.optimizers["entropy_dae"] = self.entropy.opt  # its Adam slots travel with checkpoints
+        # the generator descends −w·H(P_G) + E_G[E] = KL(P_G ‖ p_E) + log Z (w = 1)
+        self.generator_update = GeneratorUpdate(
+            self.generator, self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"]),
+            [Entropy(self.entropy, hp["entropy_weight"], log_weight=False), MeanEnergy(self.energy_net)])
 
     def energy_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """E_data[E] − E_G[E], each generated sample's term hinged at −margin when a margin is set; plus
@@ -116,23 +134,10 @@ class Egan(Method):
         return loss
 
     def train_step(self, data):
-        for _ in range(self.hp["energy_steps"]):
+        for _ in range(self.hp["energy_steps"]):  # the energy on E_data[E] − E_G[E] (+ its regularisers)
             real = data.batch()
-            with torch.no_grad():
-                fake = self.generator(real.shape[0])
-            loss_e = self.energy_loss(real, fake)
+            loss_e = self.energy_loss(real, self.sample(real.shape[0]))
             self.step(self.opt_e, loss_e)
-        fake = self.generator(self.hp["batch_size"])
-        loss_dae = self.entropy.fit(fake)
-        e_fake = self.energy_net(fake).mean()
-        # descending E_G[E] + w·surrogate(∇log q_G, G(z)) descends E_G[E] − w·H(P_G) = KL(P_G ‖ p_E) + log Z
-        loss_g = e_fake + self.hp["entropy_weight"] * surrogate(self.entropy.score(fake), fake)
-        self.step(self.opt_g, loss_g)
-        return {"energy": loss_e.detach(), "generator_energy": e_fake.detach(), "dae": loss_dae}
-
-    @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        return self.generator(n)
-
-    def energy(self, x: torch.Tensor) -> torch.Tensor:
-        return self.energy_net(x)
+        # the generator on E_G[E] − w·H(P_G)
+        logs = self.generator_update(self.generator.noise(self.hp["batch_size"]), data)
+        return {"energy": loss_e.detach(), **logs}

@@ -1,4 +1,4 @@
-"""Vanilla GAN (Goodfellow et al. 2014, "Generative Adversarial Nets", Algorithm 1 and §3). SPEC §2.3.
+"""Vanilla GAN (Goodfellow et al. 2014, "Generative Adversarial Nets", Algorithm 1 and §3).
 
 Per iteration, `critic_steps` (k = 1 in the paper) discriminator updates descending the cross-entropy
 
@@ -6,15 +6,28 @@ Per iteration, `critic_steps` (k = 1 in the paper) discriminator updates descend
 
 each on a fresh data batch, then one generator update descending the non-saturating loss
 L_G = −E[log σ(D(G(z)))] (§3: the same fixed point as E log(1 − σ(D(G(z)))), but strong gradients early on).
-Same networks and optimisers as WGAN-GP (Adam, β1 = 0.5); only the adversarial loss differs (methods.core.losses).
+Same networks, optimisers and blocks as WGAN-GP (methods/wgan_gp.py); only the adversarial loss differs
+(methods/core/losses.py).
 """
 from __future__ import annotations
 
 from methods import register
-from methods.wgan_gp import WganGp
+from methods.core.base import Method
+from methods.core.nets import critic, generator
+from methods.core.updates import GAN_PARAMETERS, AdversarialTraining
 
 
 @register
-class Gan(WganGp):
+class Gan(Method):
     name = "gan"
-    adversarial = "gan"
+    kind = "implicit"
+    has_generator = True
+    parameters = GAN_PARAMETERS
+
+    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+        super().__init__(hp, data_shape)
+        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+        self.updates = AdversarialTraining(self, "gan")
+
+    def train_step(self, data):
+        return self.updates(data)  # critic_steps discriminator steps, then one generator step

@@ -1,32 +1,35 @@
-"""GAN + likelihood regulariser (Warde-Farley & Bengio 2017, "Improving generative adversarial networks with
-denoising feature matching"; SPEC §2.3, the paper's "GAN+LR" baseline). The generator also ascends log p_data at
-its samples:
+"""GAN + likelihood regulariser, the paper's "GAN+LR" baseline (Warde-Farley & Bengio 2017, "Improving generative
+adversarial networks with denoising feature matching"). The generator also ascends log p_data at its samples:
 
     min_G  L_G − likelihood_weight · E_z[log p_data(G(z))],
 
 whose gradient E_z[(∂G(z)/∂θ)ᵀ ∇_x log p_data(G(z))] uses a denoising auto-encoder r fitted on data batches,
-∇ log p_data(x) ≈ (r(x) − x)/σ² (Alain & Bengio 2014; methods.core.entropy.DAEScore), `dae_steps` DAE steps on a
-fresh data batch per iteration. L_G and the discriminator steps are the GAN's (methods.gan).
+∇ log p_data(x) ≈ (r(x) − x)/σ² (Alain & Bengio 2014; methods/core/entropy.py), `dae_steps` DAE steps on a fresh
+data batch per iteration. L_G and the discriminator steps are the GAN's (methods/gan.py); the regulariser is the
+generator term `Likelihood` (methods/core/terms.py).
 """
 from __future__ import annotations
 
-import math
-
 from methods import register
-from methods.core.entropy import DAEScore, surrogate
-from methods.gan import Gan
+from methods.core.base import Method
+from methods.core.nets import critic, generator
+from methods.core.terms import Likelihood
+from methods.core.updates import GAN_PARAMETERS, AdversarialTraining
 
 
 @register
-class GanLr(Gan):
+class GanLr(Method):
     name = "gan_lr"
+    kind = "implicit"
+    loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_lr: "wgan"
+    has_generator = True
+    parameters = {**GAN_PARAMETERS, **Likelihood.parameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
-        self.dae = DAEScore(hp, math.prod(data_shape))
-        self.optimizers["dae"] = self.dae.opt  # so checkpoints carry its Adam slots
+        Method.__init__(self, hp, data_shape)  # by name, not super(): wgan_lr is a class built from this body
+        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+        self.dae = self.score_estimator("dae")  # ∇ log p_data, fitted on data
+        self.updates = AdversarialTraining(self, self.loss, [Likelihood(self.dae, self.hp["likelihood_weight"])])
 
-    def generator_extra(self, fake, data):
-        loss_dae = self.dae.fit(data.batch())
-        log_lik = surrogate(self.dae.score(fake), fake)  # gradient: E[(∂G/∂θ)ᵀ ∇ log p_data(G(z))]
-        return -self.hp["likelihood_weight"] * log_lik, {"dae": loss_dae}
+    def train_step(self, data):
+        return self.updates(data)

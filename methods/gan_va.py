@@ -1,32 +1,42 @@
-"""GAN with variational annealing (Tao et al. 2019, "Variational annealing of GANs: a Langevin perspective",
-ICML; SPEC §2.3, the paper's "GAN+VA" baseline): the entropy regulariser of methods.gan_er with its weight annealed
-to 0, so the generator explores (high entropy) early and fits the data alone at the end:
+"""GAN with variational annealing, the paper's "GAN+VA" baseline (Tao et al. 2019, "Variational annealing of GANs:
+a Langevin perspective", ICML): the entropy regulariser of methods/gan_er.py with its weight annealed to 0, so the
+generator explores (high entropy) early and fits the data alone at the end:
 
     min_G  L_G − β_t · H(q_G),   β_t = entropy_weight · max(0, 1 − t / (anneal_fraction · iterations)),
 
-t = 0, 1, … the iteration, kept in a buffer so a resumed run continues the schedule.
+t = 0, 1, … the iteration, kept in a buffer so a resumed run continues the schedule (methods/core/terms.py
+`AnnealedEntropy`).
 """
 from __future__ import annotations
 
 import torch
 
 from methods import register
-from methods.gan_er import GanEr
+from methods.core.base import Method
+from methods.core.nets import critic, generator
+from methods.core.terms import AnnealedEntropy
+from methods.core.updates import GAN_PARAMETERS, AdversarialTraining
 
 
 @register
-class GanVa(GanEr):
+class GanVa(Method):
     name = "gan_va"
+    kind = "implicit"
+    loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_va: "wgan"
+    has_generator = True
+    parameters = {**GAN_PARAMETERS, **AnnealedEntropy.parameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
+        Method.__init__(self, hp, data_shape)  # by name, not super(): wgan_va is a class built from this body
+        hp = self.hp
+        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+        self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+        entropy = AnnealedEntropy(self.dae, hp["entropy_weight"], hp["anneal_fraction"], hp["iterations"],
+                                  clock=lambda: int(self.iteration))
+        self.updates = AdversarialTraining(self, self.loss, [entropy])
 
-    def entropy_weight(self) -> float:
-        horizon = self.hp["anneal_fraction"] * self.hp["iterations"]
-        return self.hp["entropy_weight"] * max(0.0, 1.0 - int(self.iteration) / horizon) if horizon > 0 else 0.0
-
-    def generator_extra(self, fake, data):
-        term, logs = super().generator_extra(fake, data)  # uses β_t at the current t
+    def train_step(self, data):
+        logs = self.updates(data)  # the generator step's entropy weight is β_t at t = `iteration`
         self.iteration += 1
-        return term, logs
+        return logs

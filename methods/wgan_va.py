@@ -1,15 +1,15 @@
-"""WGAN-GP with variational annealing (SPEC §2.3, the paper's "WGAN+VA" baseline; Tao et al. 2019):
-methods.gan_va's annealed entropy regulariser on WGAN-GP's critic and generator loss (methods.wgan_gp),
+"""WGAN-GP with variational annealing, the paper's "WGAN+VA" baseline (Tao et al. 2019): methods/gan_va.py's
+annealed entropy regulariser on WGAN-GP's critic and generator loss (methods/wgan_gp.py),
 
     min_G −E[D(G(z))] − β_t · H(q_G),  β_t = entropy_weight · max(0, 1 − t / (anneal_fraction · iterations))
 """
 from __future__ import annotations
 
-from methods import register
+from methods import register_variant
+from methods.core.terms import AnnealedEntropy
+from methods.core.updates import WGAN_GP_PARAMETERS
 from methods.gan_va import GanVa
 
-
-@register
-class WganVa(GanVa):
-    name = "wgan_va"
-    adversarial = "wgan"
+# gan_va's algorithm on WGAN-GP's critic and generator loss
+WganVa = register_variant(GanVa, __name__, __doc__, loss="wgan",
+                                 parameters={**WGAN_GP_PARAMETERS, **AnnealedEntropy.parameters})

@@ -1,6 +1,11 @@
 """Whole training iterations on the fast path (fused MLP gradients, closed-form steps) against the reference path
 (`fused_gradients: false`: the same chain rule through autograd), in float64 from identical states and seeds: the
-parameters after each iteration agree to round-off, so the speed work changes no result (issue "Speed")."""
+parameters after each iteration agree to round-off, so the speed work changes no result (issue "Speed").
+
+Which methods have a fast path is read from the registry, not kept by hand: every registered method with an MLP
+critic or energy on the fused path (methods/core/steps.py `fusable`) in 2-D, so a new method is covered as soon as
+its file exists.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +13,20 @@ import pytest
 import torch
 
 import methods
+from methods.core.steps import fusable
 from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
-FAST = ["wgan_gp", "gan", "dem", "joint_w", "joint_js", "joint_w_nobridge", "wgan_lr", "wgan_er"]
+
+def has_fast_path(name: str) -> bool:
+    """Whether `fused_gradients` changes any of the method's networks in 2-D (a critic or an energy on the fused
+    path)."""
+    torch.manual_seed(0)
+    method = methods.get(name)(tiny_hparams(name, fused_gradients=True), (2,))
+    return any(fusable(m) for m in method.modules())
+
+
+FAST = [name for name in methods.available() if has_fast_path(name)]
 
 
 def run(name: str, fused: bool, iterations: int = 3, **over) -> torch.nn.Module:
@@ -28,6 +43,10 @@ def run(name: str, fused: bool, iterations: int = 3, **over) -> torch.nn.Module:
     finally:
         torch.set_default_dtype(default)
     return method
+
+
+def test_every_method_with_a_critic_or_an_energy_has_its_fast_path_checked():
+    assert {"wgan_gp", "gan", "dem", "joint_w", "joint_js", "joint_w_nobridge", "wgan_lr", "wgan_er"} <= set(FAST)
 
 
 @pytest.mark.parametrize("name", FAST)

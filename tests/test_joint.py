@@ -1,5 +1,5 @@
-"""Stein Bridging (SPEC §2.4): the λ2 schedule, what the bridge does and does not change against the methods it
-joins (wgan_gp for G, dem for E), and the `released_code` preset."""
+"""Stein Bridging (paper Algorithm 1; methods/joint_w.py): the λ2 schedule, what the bridge does and does not
+change against the methods it joins (wgan_gp for G, dem for E), and the `released_code` preset."""
 from __future__ import annotations
 
 import io
@@ -13,6 +13,8 @@ from methods.harness import config as suite_config
 from methods.core.ksd import ksd
 from methods.core.stein import score_from_energy
 from methods.core.optim import Adam
+from methods.core.terms import SteinBridge
+from methods.core.updates import GeneratorUpdate
 from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
@@ -61,7 +63,7 @@ def test_nobridge_forces_lambda2_to_zero():
 
 def test_generator_update_equals_wgan_gp_without_bridge_and_differs_with_it():
     # Same initial G and D, same seeds: joint_w draws its energy batch after the critic batches and the
-    # generator noise (WganGp.train_step), so without the bridge its G and D follow wgan_gp's exactly.
+    # generator noise (methods/core/updates.py `draw`), so without the bridge its G and D follow wgan_gp's exactly.
     wgan = build("wgan_gp")
     state = {"generator": wgan.generator.state_dict(), "critic": wgan.critic.state_dict()}
     state = {k: {n: t.clone() for n, t in v.items()} for k, v in state.items()}
@@ -86,16 +88,14 @@ def test_energy_step_without_bridge_is_dem_step():
     joint, dem = build("joint_w"), build("dem", seed=1)
     dem.energy_net.load_state_dict(joint.energy_net.state_dict())
     real, fake = batches().batch(), 3 + torch.randn(16, 2)
-    joint.lam2 = 0.0
-    logs = joint.energy_step(real, fake)
+    s_data, _ = joint.energy_update([real, fake], [joint.hp["data_weight"], 0.0])  # λ2 = 0
     hp = dem.hp  # the λ1 term computed directly: U-statistic KSD of the data against −∇E
     direct = ksd(real, score_from_energy(dem.energy_net, real), hp["kernel"], hp["bandwidth"], hp["statistic"])
-    assert torch.allclose(logs["stein_data"], direct, rtol=1e-6)
+    assert torch.allclose(s_data, direct, rtol=1e-6)
     dem.train_step(type("Fixed", (), {"batch": lambda self, n=None: real})())
     assert same_params(joint.energy_net, dem.energy_net)
     bridged = build("joint_w")
-    bridged.lam2 = 1.0
-    bridged.energy_step(real, fake)
+    bridged.energy_update([real, fake], [bridged.hp["data_weight"], 1.0])
     assert not same_params(bridged.energy_net, dem.energy_net)
 
 
@@ -107,12 +107,11 @@ def test_bridge_pulls_the_generator_towards_the_energy_model():
             return 0.5 * (x - mu).pow(2).sum(-1)
 
     m, mu = build("joint_w", seed=0), torch.tensor([2.0, -1.0])
-    m.energy_net = Gaussian()
-    opt = Adam(m.generator.parameters(), lr=2e-2)
-    m.lam2 = 1.0
+    bridge = SteinBridge(Gaussian(), m.hp)
+    bridge.weight = 1.0
+    update = GeneratorUpdate(m.generator, Adam(m.generator.parameters(), lr=2e-2), [bridge])
     for _ in range(150):
-        loss, _ = m.generator_extra(m.generator(32), None)
-        m.step(opt, loss)
+        update(m.generator.noise(32), None)
     with torch.no_grad():
         x = m.generator(2000)
     assert torch.allclose(x.mean(0), mu, atol=0.3) and torch.allclose(x.std(0), torch.ones(2), atol=0.35), x
@@ -149,7 +148,7 @@ def test_neural_stein_critic_variant_trains(name):
 def test_unknown_choices_are_named():
     with pytest.raises(ValueError, match="discrepancy 'mmd'.*ksd, neural"):
         build("joint_w", discrepancy="mmd")
-    with pytest.raises(ValueError, match="optimizer 'sgd'.*adam, rmsprop"):
+    with pytest.raises(ValueError, match="optimizer_explicit: 'sgd' is not valid; one of adam, rmsprop"):
         build("joint_w", optimizer_explicit="sgd")
 
 

@@ -1,9 +1,14 @@
-"""The generic method test (SPEC §2.1), parametrised over the registry: every registered method runs a few
-iterations on tiny data with finite losses, right-shaped samples, finite energies and an exact checkpoint
-round-trip."""
+"""The generic method test (README, "Adding a method"), parametrised over the registry: every registered method
+runs a few iterations on tiny data with finite losses, right-shaped samples, finite energies and an exact
+checkpoint round-trip; declares valid parameters; and is written from the update blocks (methods/core/updates.py)
+as a direct subclass of Method, without the fast paths' internals."""
 from __future__ import annotations
 
+import ast
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +16,7 @@ import torch
 
 import methods
 from methods import KINDS
+from methods.core.base import Method
 from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
@@ -35,6 +41,57 @@ def test_registry_is_consistent():
         cls = methods.get(name)
         assert cls.name == name and (cls.has_generator or cls.has_energy), name
         assert cls.kind in KINDS and (cls.kind != "implicit" or not cls.has_energy), name
+
+
+def test_method_classes_are_one_level_below_method():
+    """Composition, not inheritance: Method → X for every method; no method class subclasses another."""
+    classes = {name: methods.get(name) for name in ALL}
+    for name, cls in classes.items():
+        assert [k for k in cls.__mro__ if issubclass(k, Method)] == [cls, Method], (name, cls.__mro__)
+        assert not any(issubclass(cls, other) for o, other in classes.items() if o != name), name
+
+
+INTERNALS = {"methods.core.fused", "methods.core.steps", "methods.core.optim"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_method_files_use_blocks_not_the_fast_paths_internals():
+    """The choice between the closed-form path and autograd lives in the update blocks, never in a method file."""
+    for path in sorted(Path(methods.__file__).parent.glob("*.py")):
+        assert not imported_modules(path) & INTERNALS, f"{path.name} imports {imported_modules(path) & INTERNALS}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_declared_parameters_are_valid(name):
+    cls = methods.get(name)
+    assert isinstance(cls.parameters, dict) and cls.defaults() == {k: p.default for k, p in cls.parameters.items()}
+    for key, param in cls.parameters.items():
+        assert param.help and "\n" not in param.help, (name, key)
+        assert param.check(param.default, f"{name}.{key}") == param.default, (name, key)
+    method = build(name)  # the built method resolves every declared parameter
+    assert set(cls.parameters) <= set(method.hp)
+
+
+def test_python_m_methods_lists_every_method_without_the_harness():
+    code = ("import runpy, sys; runpy.run_module('methods', run_name='__main__'); "
+            "assert not [m for m in sys.modules if m.startswith('methods.harness')], 'imported the harness'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(methods.__file__).parents[1])
+    assert out.returncode == 0, out.stderr
+    for name in ALL:
+        cls = methods.get(name)
+        assert f"{name}  ({cls.kind}" in out.stdout
+        for key in cls.parameters:
+            assert key in out.stdout
 
 
 def test_unknown_method_lists_valid_ones():

@@ -1,6 +1,6 @@
-"""Stein machinery (SPEC §2.2) against independent computations: the Stein identity (zero mean under the model's
-own score), closed-form population values, autograd derivatives of the kernels, finite differences of the energy,
-and the exact Jacobian trace."""
+"""Stein machinery (methods/core/stein.py, methods/core/ksd.py) against independent computations: the Stein
+identity (zero mean under the model's own score), closed-form population values, autograd derivatives of the
+kernels, finite differences of the energy, and the exact Jacobian trace."""
 from __future__ import annotations
 
 import math
@@ -307,7 +307,7 @@ def image_batches():
     rng = np.random.default_rng(0)
     x = np.zeros((600, 1, 8, 8), np.uint8)
     x[:, :, 2:6, 2:6] = rng.integers(1, 256, (600, 1, 4, 4))
-    data = {"x": x}
+    data = {"x": x, "dataset": "mnist5k"}  # a stored training set names its dataset (its track: images)
     source = training_batches(data, {"batch_size": 500}, np.random.default_rng(1))
     background = np.ones((8, 8), bool)
     background[2:6, 2:6] = False

@@ -1,22 +1,26 @@
-"""The closed-form training steps (methods/core/steps.py) against the same steps through autograd: identical
-parameters after a step, for the WGAN-GP critic and the KSD energy step under every score and statistic."""
+"""The update blocks (methods/core/updates.py) on their fast path (closed-form gradients of methods/core/steps.py,
+for MLPs with fused gradients) against the same blocks on their autograd path (the same networks with
+`fused_gradients: false`): identical losses and parameters after each step, in float64, for the critic update
+(WGAN-GP under both penalties), the energy update under every score and statistic, and the generator update on the
+adversarial loss plus the Stein bridge."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from methods.core import steps
-from methods.core.losses import critic_loss
-from methods.core.nets import Critic, Energy
+from methods.core.nets import Critic, Energy, Generator
 from methods.core.optim import Adam
-from methods.core.stein import discrepancies, model_score
+from methods.core.terms import Adversarial, SteinBridge
+from methods.core.updates import CriticUpdate, EnergyUpdate, GeneratorUpdate
 
 F64 = torch.float64
-NET = {"hidden": 24, "layers": 2, "critic_activation": "tanh", "energy_activation": "tanh", "experts": 4}
+NET = {"hidden": 24, "layers": 2, "critic_activation": "tanh", "energy_activation": "tanh", "experts": 4,
+       "generator_activation": "leaky_relu", "noise_dim": 4, "noise_std": 1.0}
+STEIN = {"kernel": "rbf", "bandwidth": 1.0, "statistic": "u", "imq_c": 1.0, "imq_beta": -0.5, "score": "log_density"}
 
 
 def pair(cls, seed: int, **hp):
-    """The same network twice: fused (closed-form step) and reference (autograd), each with its own Adam."""
+    """The same network twice: fused (fast path) and reference (autograd), each with its own Adam."""
     nets = []
     for fused in (True, False):
         torch.manual_seed(seed)
@@ -30,38 +34,55 @@ def assert_same(a: torch.nn.Module, b: torch.nn.Module):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("penalty", ["two_sided", "hinge"])
-def test_wgan_gp_critic_step(penalty):
+@pytest.mark.parametrize("loss,penalty", [("wgan", "two_sided"), ("wgan", "hinge"), ("gan", "two_sided")])
+def test_critic_update(loss, penalty):
     (fast, opt_fast), (ref, opt_ref) = pair(Critic, 0)
-    gen = torch.Generator().manual_seed(1)
     hp = {"gp_weight": 10.0, "penalty": penalty}
+    fast_update, ref_update = CriticUpdate(fast, opt_fast, loss, hp), CriticUpdate(ref, opt_ref, loss, hp)
+    assert fast_update.fast == (loss == "wgan") and not ref_update.fast
+    gen = torch.Generator().manual_seed(1)
     for _ in range(3):
         real, fake = 2 * torch.randn(16, 2, dtype=F64, generator=gen), torch.randn(16, 2, dtype=F64, generator=gen)
         eps = torch.rand(16, 1, dtype=F64, generator=gen)
-        loss_fast = steps.wgan_gp_critic_step(fast, opt_fast, real, fake, eps, hp["gp_weight"], penalty)
-        loss_ref = critic_loss("wgan", ref, real, fake, hp, eps)
-        opt_ref.zero_grad()
-        loss_ref.backward()
-        opt_ref.step()
-        torch.testing.assert_close(loss_fast, loss_ref.detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(fast_update(real, fake, eps), ref_update(real, fake, eps), rtol=1e-10,
+                                   atol=1e-12)
     assert_same(fast, ref)
 
 
 @pytest.mark.parametrize("kernel,statistic,score,head", [
     ("rbf", "u", "log_density", "softplus_experts"), ("rbf", "v", "density_gradient", "sigmoid_experts"),
     ("imq", "u", "log_density", "softplus_experts"), ("rbf", "u", "log_density", "linear")])
-def test_ksd_energy_step(kernel, statistic, score, head):
+@pytest.mark.parametrize("weights", [[1.0, 0.4], [1.0, 0.0], [0.7]])
+def test_energy_update(kernel, statistic, score, head, weights):
     (fast, opt_fast), (ref, opt_ref) = pair(Energy, 2, energy_head=head)
-    hp = {"kernel": kernel, "bandwidth": 1.0, "statistic": statistic, "imq_c": 1.0, "imq_beta": -0.5,
-          "score": score}
+    hp = {**STEIN, "kernel": kernel, "statistic": statistic, "score": score}
+    fast_update, ref_update = EnergyUpdate(fast, opt_fast, hp), EnergyUpdate(ref, opt_ref, hp)
+    assert fast_update.fast and not ref_update.fast
     gen = torch.Generator().manual_seed(3)
-    weights = [1.0, 0.4]
     for _ in range(3):
-        x = 2 * torch.randn(24, 2, dtype=F64, generator=gen)
-        values = steps.ksd_energy_step(fast, opt_fast, x, weights, hp)
-        ref_values = discrepancies(x, model_score(ref, x, score), 2, hp)
-        opt_ref.zero_grad()
-        (weights[0] * ref_values[0] + weights[1] * ref_values[1]).backward()
-        opt_ref.step()
-        torch.testing.assert_close(values, ref_values.detach(), rtol=1e-10, atol=1e-12)
+        xs = list((2 * torch.randn(12 * len(weights), 2, dtype=F64, generator=gen)).chunk(len(weights)))
+        torch.testing.assert_close(fast_update(xs, weights), ref_update(xs, weights), rtol=1e-10, atol=1e-12)
     assert_same(fast, ref)
+
+
+@pytest.mark.parametrize("loss", ["wgan", "gan"])
+@pytest.mark.parametrize("bridge_weight", [0.0, 0.5])
+def test_generator_update(loss, bridge_weight):
+    """G on the adversarial loss + λ2·KSD(G(z), p_E): closed-form gradients at G(z) against autograd through
+    the fixed critic and energy."""
+    (fast_d, _), (ref_d, _) = pair(Critic, 4)
+    (fast_e, _), (ref_e, _) = pair(Energy, 5, energy_head="softplus_experts")
+    (fast_g, opt_fast), (ref_g, opt_ref) = pair(Generator, 6)
+    updates = []
+    for g, d, e, opt in ((fast_g, fast_d, fast_e, opt_fast), (ref_g, ref_d, ref_e, opt_ref)):
+        bridge = SteinBridge(e, STEIN)
+        bridge.weight = bridge_weight
+        updates.append(GeneratorUpdate(g, opt, [Adversarial(d, loss), bridge]))
+    assert all(term.closed_form for term in updates[0].terms)
+    assert not any(term.closed_form for term in updates[1].terms)
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(3):
+        z = torch.randn(16, 4, dtype=F64, generator=gen)
+        logs_fast, logs_ref = updates[0](z, None), updates[1](z, None)
+        torch.testing.assert_close(logs_fast["generator"], logs_ref["generator"], rtol=1e-10, atol=1e-12)
+    assert_same(fast_g, ref_g)

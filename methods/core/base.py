@@ -1,4 +1,4 @@
-"""The method contract (SPEC §2.1).
+"""The method contract (README, "Adding a method"; methods/__init__.py).
 
 A method is built from (hyper-parameters, data shape, seed) and says what ONE training iteration does; the
 runner (`methods/harness/train.py`) owns the loop, the data, checkpoints, logging and seeds. It exposes
@@ -7,16 +7,23 @@ runner (`methods/harness/train.py`) owns the loop, the data, checkpoints, loggin
   as often as the iteration needs (e.g. once per critic step); returns its named losses (scalars);
 * `sample(n)`: n samples, where the method has a generator (`has_generator`);
 * `energy(x)`: E(x) with p(x) ∝ exp(−E(x)), where it has an explicit model (`has_energy`);
-* `checkpoint_state()` / `load_checkpoint_state()`: networks and optimiser slots.
+* `checkpoint_state()` / `load_checkpoint_state()`: networks and optimiser slots;
+
+and declares `parameters`, its own hyper-parameters (methods/core/params.py `Param`). A method is written from the
+update blocks of methods/core/updates.py, which choose between the closed-form fast paths and autograd.
 """
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import torch
 from torch import nn
 
+from methods.core.entropy import DAEScore
 from methods.core.optim import Adam, RMSprop
+from methods.core.params import Param
+from methods.core.updates import descend
 
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -30,10 +37,21 @@ class Method(nn.Module):
     kind: str = ""  # one of methods.KINDS (implicit, explicit, joint): how the figures group the method
     has_generator: bool = False
     has_energy: bool = False
+    # the method's own hyper-parameters (not those of config.yaml's shared sections): name → Param with its default;
+    # config/config.yaml's `methods: <name>:` entry and the profiles override them (`python -m methods` lists them)
+    parameters: dict[str, Param] = {}
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """{name: default} of the declared `parameters`."""
+        return {key: param.default for key, param in cls.parameters.items()}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...]):
         super().__init__()
-        self.hp = dict(hp)
+        # the declared parameters: their defaults where hp lacks them, each value checked (Param.check)
+        self.hp = {**self.defaults(), **hp}
+        for key, param in self.parameters.items():
+            self.hp[key] = param.check(self.hp[key], f"methods.{self.name}.{key}")
         self.data_shape = tuple(data_shape)
         self.optimizers: dict[str, Adam | RMSprop] = {}
 
@@ -41,11 +59,18 @@ class Method(nn.Module):
     def train_step(self, data: Batches) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        raise NotImplementedError(f"{self.name} has no generator")
+        """n samples G(z) of the method's `generator`."""
+        if not self.has_generator:
+            raise NotImplementedError(f"{self.name} has no generator")
+        return self.generator(n)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(f"{self.name} has no explicit energy model")
+        """E(x) of the method's `energy_net`."""
+        if not self.has_energy:
+            raise NotImplementedError(f"{self.name} has no explicit energy model")
+        return self.energy_net(x)
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> Adam:
@@ -67,14 +92,14 @@ class Method(nn.Module):
         self.optimizers[name] = opt
         return opt
 
-    @staticmethod
-    def step(opt: Adam | RMSprop, loss: torch.Tensor) -> None:
-        """One descent step of `opt` on `loss`. The backward pass computes gradients for `opt`'s parameters only:
-        e.g. a generator step's loss also depends on the critic's (and the energy's) weights, whose gradients
-        would be discarded anyway, and autograd then skips their weight-gradient products."""
-        opt.zero_grad(set_to_none=True)
-        loss.backward(inputs=opt.params)
-        opt.step()
+    def score_estimator(self, name: str) -> DAEScore:
+        """A DAE score estimator (methods/core/entropy.py, the `entropy:` options) for this method's data, its Adam
+        slots kept under `name` so checkpoints carry them."""
+        dae = DAEScore(self.hp, math.prod(self.data_shape))
+        self.optimizers[name] = dae.opt
+        return dae
+
+    step = staticmethod(descend)  # one descent step of an optimiser on a loss (methods/core/updates.py)
 
     def checkpoint_state(self) -> dict:
         return {"model": self.state_dict(), "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}

@@ -1,5 +1,5 @@
 """Score estimation by a denoising auto-encoder, the one estimator behind every entropy or likelihood
-regulariser (SPEC §2.3: `*_lr`, `*_er`, `*_va`, `egan`, `dgm`).
+regulariser (methods/core/terms.py; `*_lr`, `*_er`, `*_va`, `egan`, `dgm`).
 
 A DAE r trained to minimise E‖r(x + σε) − x‖², ε ~ N(0, I), satisfies r(x) − x ≈ σ² ∇_x log p(x) for small σ
 (Alain & Bengio 2014, "What regularized auto-encoders learn from the data-generating distribution", Thm. 1);

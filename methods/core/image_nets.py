@@ -1,4 +1,4 @@
-"""Image networks (SPEC §4.4; the paper's appendix): the same roles as the 2-D MLPs of methods/core/nets.py, for
+"""Image networks (the paper's appendix): the same roles as the 2-D MLPs of methods/core/nets.py, for
 images in [−1, 1] of shape (C, H, W). The classes in nets.py pick these when the data are images.
 
 MNIST (1 × 28 × 28):

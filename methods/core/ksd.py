@@ -1,4 +1,4 @@
-"""Kernel Stein discrepancy (SPEC §2.2; Liu, Lee & Jordan 2016; Chwialkowski, Strathmann & Gretton 2016) of
+"""Kernel Stein discrepancy (Liu, Lee & Jordan 2016; Chwialkowski, Strathmann & Gretton 2016) of
 samples x_i from Q against a model with score s = ∇ log p:
 
     u(x, x') = s(x)ᵀ k(x, x') s(x') + s(x)ᵀ ∇_{x'} k + (∇_x k)ᵀ s(x') + tr ∇_x ∇_{x'} k

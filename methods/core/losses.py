@@ -1,4 +1,4 @@
-"""Adversarial losses shared by the GAN-family methods and Stein Bridging's D1 term (SPEC §2.3-§2.4).
+"""Adversarial losses shared by the GAN-family methods and Stein Bridging's D1 term (paper §3, Algorithm 1).
 
 JS ("gan"): the discriminator D(x) is a logit; it descends BCE(D(x), 1) + BCE(D(G(z)), 0), and the generator
 descends the non-saturating loss BCE(D(G(z)), 1) = −E log σ(D(G(z))) (Goodfellow et al. 2014, §3).

@@ -1,5 +1,5 @@
-"""Networks (SPEC §2.2). 2-D: generator z(4) → 128 → 128 → 2; critic 2 → 128 → 128 → 1; energy network
-2 → 128 → 128 → K experts with an energy head. Widths, depths, activations and the noise scale come from config.
+"""Networks (the paper's and the released code's sizes). 2-D: generator z(4) → 128 → 128 → 2; critic
+2 → 128 → 128 → 1; energy network 2 → 128 → 128 → K experts with an energy head. Widths, depths, activations and the noise scale come from config.
 
 Input gradients. The gradient penalty needs ∇_x D(x̂) and every Stein loss needs the score −∇_x E(x), each
 differentiated once more by the optimiser's backward pass. `MLP.value_and_grad` returns an MLP's head value and

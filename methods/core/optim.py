@@ -1,4 +1,5 @@
-"""Adam and RMSProp on one flat parameter buffer per optimiser (SPEC §2.4 optimisers).
+"""Adam and RMSProp on one flat parameter buffer per optimiser (the optimisers of paper Algorithm 1 and of the
+released code).
 
 The update rules are torch.optim's (and the papers'): Adam (Kingma & Ba 2015, Algorithm 1)
 

@@ -1,4 +1,4 @@
-"""Stein discrepancies (SPEC §2.2). Only the score s(x) = ∇_x log p(x) = −∇_x E(x) enters, so the normaliser of
+"""Stein discrepancies (paper §2-3). Only the score s(x) = ∇_x log p(x) = −∇_x E(x) enters, so the normaliser of
 p ∝ exp(−E) never appears.
 
 Kernel Stein discrepancy: methods/core/ksd.py (2-D data).
@@ -23,6 +23,7 @@ from methods.core.ksd import ksd, ksd_groups
 from methods.core.nets import mlp
 
 SCORES = ("log_density", "density_gradient")
+DISCREPANCIES = ("ksd", "neural")  # `discrepancy:` the KSD (2-D) or the neural Stein discrepancy (images)
 CRITICS = ("vector", "scalar_max")
 
 
@@ -143,7 +144,7 @@ def stein_operator_value(critic: Callable[[torch.Tensor], torch.Tensor], x: torc
 
 
 class SteinCritic(nn.Module):
-    """The neural Stein critic, one object shared by both Stein terms of Stein Bridging (SPEC §2.2, §2.4): in each
+    """The neural Stein critic, one object shared by both Stein terms of Stein Bridging (paper Algorithm 1): in each
     of its `critic_steps_stein` steps it ascends λ1·S(data) + λ2·S(G(z)), each term minus its L2 penalty.
 
     Default network: an MLP on the flattened input (`hidden`, `layers`, `stein_critic_activation`) with d outputs
@@ -183,7 +184,8 @@ class SteinCritic(nn.Module):
 def critic_ascent_loss(critic: "SteinCritic", energy, terms: list[tuple[float, torch.Tensor]], score: str,
                        ) -> torch.Tensor:
     """What the Stein critic descends in one ascent step: −Σ w·(S_f(x) − l2·E‖f‖²) over weighted samples
-    [(w, x), …] (e.g. λ1 with a data batch, λ2 with G(z)), the model's scores held fixed (SPEC §2.4 step 2)."""
+    [(w, x), …] (e.g. λ1 with a data batch, λ2 with G(z)), the model's scores held fixed (paper Algorithm 1, the
+    Stein-critic step)."""
     return critic.critic_loss([(w, critic.estimate(x, model_score(energy, x, score, False).detach()))
                                for w, x in terms if w > 0])
 

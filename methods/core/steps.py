@@ -4,9 +4,9 @@ KSD energy step, and the generator's gradient at its samples from a fixed critic
 Each step is forward (methods/core/fused.py `forward`), the loss and its gradient with respect to the network's
 outputs written out, the hand-written backward pass (`fused.backward`, and `ksd_backward` for the KSD), then the
 optimiser on the gradients: the same arithmetic as building the loss with autograd and calling backward, without
-recording a graph or running autograd's engine for a handful of matrix products. tests/test_steps.py checks each
-step against that autograd version (the paths methods fall back to for other networks, e.g. convolutional ones, or
-with `fused_gradients: false`).
+recording a graph or running autograd's engine for a handful of matrix products. The update blocks of
+methods/core/updates.py choose these steps for MLPs and autograd otherwise (convolutional networks,
+`fused_gradients: false`); tests/test_steps.py checks each block's two paths against each other.
 
 WGAN-GP critic loss on [x̂; x; G(z)] with D-values v and g = ∇D(x̂):
     L = mean v_fake − mean v_real + λ mean φ(‖g‖),   φ(n) = (n − 1)² (two-sided) or relu(n − 1) (hinge),
