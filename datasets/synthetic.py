@@ -1,18 +1,33 @@
-"""The 2-D synthetic datasets (SPEC §3.1): equal-weight isotropic Gaussian mixtures that know their ground truth.
+"""The 2-D synthetic datasets: equal-weight isotropic Gaussian mixtures that know their ground truth.
 
-Two-Circle and Two-Spiral follow the paper and the authors' released data (validated in
-tests/test_reference.py against the released training sets and grid densities); ring8 and grid25 are the
-community's mode-collapse benchmarks (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018).
+| name | K means | variance σ² | training points | τ (HSR, AUC box) | density threshold |
+| --- | --- | --- | --- | --- | --- |
+| `two_circle` | 24: 8 at radius 4 (angles 2πk/8), 16 at radius 8 (angles 2πk/16) | 0.2 | 2000 | 1.0 | 0.1 |
+| `two_spiral` | 100: 50 per arm (below) | 0.1 | 5000 | 0.5 | 0.5 |
+| `ring8` | 8 on the unit circle (angles 2πk/8) | 0.01² | 2000 | 0.03 (3σ) | 0.1 |
+| `grid25` | 25 on {−4, −2, 0, 2, 4}² | 0.05² | 2000 | 0.15 (3σ) | 0.1 |
+
+Two-Spiral's means: with c_j = 2π/3 + 2π t_j, t_j = linspace(0, 0.5, 50), arm 1 at (−c_j cos c_j, c_j sin c_j) and
+arm 2 at (c_j cos c_j, −c_j sin c_j).
+
+Two-Circle and Two-Spiral are the paper's synthetic datasets, as in the authors' released data (validated in
+tests/test_reference.py against the released training sets and grid densities); Two-Spiral's variance is the
+released data's 0.1 (the paper's text says 0.5). ring8 and grid25 go beyond the paper: the community's
+mode-collapse benchmarks (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018). A generator is evaluated on as
+many generated points as the clean training set has (`n_eval`). Every dataset object knows its means, covariance,
+exact log-density and score, a sampler and its evaluation grid: 300 × 300 points over the training data's bounding
+box widened by 50% of the half-range on each side. The metrics that use τ, the grid and the threshold are defined
+in evaluation/metrics2d.py; the training settings built from these datasets in datasets/settings.py.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
 
-GRID_SIZE = 300  # SPEC §3.1: evaluation grid is 300 x 300
+GRID_SIZE = 300  # the evaluation grid is 300 x 300 points (the released evaluation code's)
 GRID_WIDEN = 0.5  # the bounding box is widened by 50% of its half-range on each side
 
 
@@ -20,11 +35,12 @@ GRID_WIDEN = 0.5  # the bounding box is widened by 50% of its half-range on each
 class GaussianMixture:
     """Equal-weight mixture  p(x) = (1/K) Σ_k N(x; μ_k, σ²I).
 
-    `tau` is the radius that defines a high-quality sample (SPEC §4.1, HSR) and the half-width of the AUC negative
-    boxes (§4.2); `density_threshold` the fraction of the maximum used by `mode_coverage_density`;
+    `tau` is the radius that defines a high-quality sample (HSR) and the half-width of the AUC's negative boxes
+    (evaluation/metrics2d.py); `density_threshold` the fraction of the maximum used by `mode_coverage_density`;
     `n_train` the size of the clean training set; `n_eval` the number of generated samples evaluated.
     """
 
+    track: ClassVar[str] = "2d"  # which metrics, networks and figures apply: "2d" here, "image" in datasets/images.py
     name: str
     means: np.ndarray  # (K, 2)
     variance: float  # σ², the same in every direction
@@ -75,7 +91,7 @@ class GaussianMixture:
         return (x, k) if return_components else x
 
     def grid(self, samples: np.ndarray, size: int = GRID_SIZE) -> tuple[np.ndarray, np.ndarray]:
-        """The evaluation grid (SPEC §3.1) over the bounding box of `samples`, widened by 50% of the half-range on
+        """The evaluation grid over the bounding box of `samples`, widened by 50% of the half-range on
         each side; returns (grid_x, grid_y), each (size, size), x varying along columns (numpy 'xy' meshgrid)."""
         return evaluation_grid(samples, size)
 

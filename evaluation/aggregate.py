@@ -1,4 +1,4 @@
-"""Collect every run of a profile into results/<profile>/ (SPEC §5):
+"""Collect every run of a DAG into its results folder, results/<profile>/ (README, "What you get"):
 
 * `metrics.csv`: long format, one row per (dataset, setting, method, seed, metric), with the metric's defining
   parameters and provenance columns (git commit, config hash, package versions, device). The references of every
@@ -14,10 +14,13 @@
   FIGURE_SAMPLES generated points (2-D) or FIGURE_IMAGES images (uint8) per (dataset, method or reference), and each
   2-D energy model's density grid.
 
-Tables, figures and the claims report are made from these four files only, so they can be rebuilt after a fresh
-clone, where the default profile's aggregates are committed and the runs are not.
+Tables, figures and the claims report are made from these four files only, so they can be rebuilt without the
+runs: the default profile's aggregates are committed in results/published/default/.
 
-    python -m evaluation.aggregate --profile P [--results results]
+    python -m evaluation.aggregate --config results/<profile>/config.yaml [--dir results/<profile>]
+
+The expected runs are those of the configuration the DAG ran with (its `experiments:` and `seeds:`, command-line
+overrides included), read from the resolved file the DAG writes.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import datasets
 from evaluation.trained import REFERENCES, is_trained, judge
 from methods.harness import config as suite_config
 from methods.harness.config import Run
@@ -67,7 +71,7 @@ def read_curve(run_dir: Path, ident: dict) -> pd.DataFrame | None:
 def keep_figure_data(figure_data: dict, run_dir: Path, run: Run) -> None:
     """Seed 0 of the clean setting: samples (images as uint8) and the density grid, for the figures."""
     samples = np.load(run_dir / "samples.npy")
-    if len(samples) and samples.ndim == 4:  # images: FIGURE_IMAGES of them as uint8 pixels
+    if len(samples) and datasets.track(run.dataset) == "image":  # FIGURE_IMAGES of them as uint8 pixels
         pixels = np.round((samples[:FIGURE_IMAGES].clip(-1, 1) + 1) * 127.5).astype(np.uint8)
         figure_data[figure_key(run, "samples")] = pixels
     elif len(samples):
@@ -84,12 +88,14 @@ def reference_runs(runs: list[Run]) -> list[Run]:
     return [Run(d, s, ref, k) for d, s, k in sets for ref in REFERENCES]
 
 
-def collect(profile: str, results: Path, cfg: dict):
+def collect(root: Path, cfg: dict):
+    """The four aggregates of the results folder `root` (results/<profile>/) for the runs `cfg` expects."""
     rows, runs, curves, figure_data = [], [], [], {}
+    profile = cfg["profile"]
     expected = suite_config.runs(cfg)
     for run in expected + reference_runs(expected):
         reference = run.method in REFERENCES
-        run_dir = results / profile / ("references" if reference else "runs") / run.path
+        run_dir = root / ("references" if reference else "runs") / run.path
         ident = {"dataset": run.dataset, "setting": run.setting, "method": run.method, "seed": run.seed}
         if not (run_dir / "metrics.json").exists():
             if not reference:
@@ -118,12 +124,9 @@ def collect(profile: str, results: Path, cfg: dict):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", required=True)
-    parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
-    args = parser.parse_args(argv)
-    cfg = suite_config.load(args.profile)
-    metrics, runs, curves, figure_data = collect(args.profile, Path(args.results), cfg)
-    out = Path(args.results) / args.profile
+    suite_config.add_arguments(parser)
+    cfg, out = suite_config.from_arguments(parser.parse_args(argv))
+    metrics, runs, curves, figure_data = collect(out, cfg)
     for name, table in (("metrics.csv", metrics), ("runs.csv", runs), ("curves.csv", curves)):
         with atomic_path(out / name) as tmp:
             table.to_csv(tmp, index=False)

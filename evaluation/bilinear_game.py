@@ -1,4 +1,5 @@
-"""The bilinear game of the paper's Proposition 1 and Fig. 2 (SPEC §6 C6): a deterministic simulation, no training.
+"""The bilinear game of the paper's Proposition 1 and Fig. 2 (claim C6, evaluation/claims.py): a deterministic
+simulation, no training.
 
     python -m evaluation.bilinear_game --out-dir results/<profile>/figures [--eta 0.2 --steps 200 ...]
 
@@ -19,7 +20,7 @@ then explicit model, then generator). Coordinates a = ψ, b = θ − 1, c = φ +
   E_t = ψ_t² + (θ_t − 1)² − η ψ_t (θ_t − 1).
 * `stein_bridging`: the explicit model p_φ(x) ∝ exp(−x²/2 − φx) = N(−φ, 1), score s_φ(x) = −x − φ. The Stein
   discrepancy of a distribution P from p_φ is taken over constant test functions f ≡ κ with an L2 penalty, as the
-  suite's neural Stein critic (SPEC §2.2; Grathwohl et al. 2020): S(P, p_φ) = sup_κ κ E_P[s_φ(x)] − κ²/2
+  suite's neural Stein critic (methods/core/stein.py; Grathwohl et al. 2020): S(P, p_φ) = sup_κ κ E_P[s_φ(x)] − κ²/2
   = ½ (E_P[s_φ(x)])², so S(P_data, p_φ) = ½(1 + φ)² and S(P_G, p_φ) = ½(θ + φ)². The objective
       min_{θ,φ} max_ψ  ψ − ψθ + λ1·½(1 + φ)² + λ2·½(θ + φ)²        (λ1 = data_weight, λ2 = bridge_weight)
   has the unique equilibrium (ψ, θ, φ) = (0, 1, −1). One iteration:
@@ -41,7 +42,8 @@ figure draws the paper's rate next to the measured N_t, and the CSV stores both 
 iteration ρ(η)² ≤ 1 − η²(1 − η)² on all of (0, 1) (faster asymptotically), but N_t is not monotone: one step can
 grow N by the largest squared singular value of M (1.045 at η = 0.2).
 
-Baselines (SPEC §2.3), for a point-mass generator the regularisers need conventions:
+Baselines (the paper's WGAN+LR, WGAN+ER, WGAN+VA; methods/wgan_lr.py, wgan_er.py, wgan_va.py), for a point-mass
+generator the regularisers need conventions:
 * `wgan_lr` — the generator also ascends lr_weight · log p̃_data(θ), with p̃_data = N(1, 1): the data smoothed by
   the unit Gaussian, which is what the optimal denoising auto-encoder of the suite's LR estimator recovers
   (Alain & Bengio 2014: ∇log p̃(x) = (r(x) − x)/σ², here σ = 1, r ≡ 1). Step: θ_{t+1} = θ_t + ηψ_{t+1} +

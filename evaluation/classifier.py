@@ -1,5 +1,5 @@
 """The small CNN classifier whose feature space gives the offline "MNIST FID" and whose class probabilities give
-the MNIST Inception Score (SPEC §4.4 `fid_classifier`, `is_classifier`, `class_coverage`).
+the MNIST Inception Score (`fid_classifier`, `is_classifier`, `class_coverage`; defined in evaluation/images.py).
 
 Architecture: conv(C→32, 3×3)-ReLU-maxpool(2)-conv(32→64, 3×3)-ReLU-maxpool(2)-flatten-fc(→128)-ReLU, whose
 128-d output are the `features`, then fc(128→n_classes) giving the logits. Images are float32 tensors or arrays
@@ -104,8 +104,8 @@ def load_classifier(path) -> tuple[Classifier, dict]:
     """(model in eval mode on the CPU, meta) from a file written by `save_classifier`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"classifier checkpoint {path} does not exist (train it first: SPEC §4.4 "
-                                "fid_classifier)")
+        raise FileNotFoundError(f"classifier checkpoint {path} does not exist (train it first: snakemake rule "
+                                "`classifier`, or python -m evaluation.classifier)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = Classifier(**ckpt["arch"])

@@ -1,12 +1,16 @@
-"""Evaluate one finished run (SPEC §4.1-§4.2, §5) into its metrics.json: one record with the run's identity,
-status, every metric as {value, params} (the parameters that define it: sample sizes, thresholds, bandwidth,
-feature space) and provenance.
+"""Evaluate one trained run into its metrics.json: one record with the run's identity, status, every metric as
+{value, params} (the parameters that define it: sample sizes, thresholds, bandwidth, feature space; the metrics'
+definitions are in evaluation/metrics2d.py and evaluation/images.py) and provenance.
 
-The training job evaluates its run in the same process as soon as training ends (`evaluate_run`: the model is in
-memory, and a second process would spend seconds importing torch). To re-evaluate a stored run, e.g. after a
-change to a metric:
+The DAG's `evaluate` step, and the way to re-evaluate any stored run, e.g. after a change to a metric:
 
     python -m evaluation.evaluate --run-dir results/<profile>/runs/<dataset>/<setting>/<method>/seed<k> --data D.npz
+        [--classifier results/<profile>/classifiers/<dataset>.pt]   (image runs)
+
+It reads what training wrote (methods/harness/runfiles.py: train.json, checkpoint.pt, samples.npy, curve.csv) and
+never trains. The learning-curve functions (`curve_metrics`, `image_curve_metrics`) are called by the training
+runner while it trains. The provenance names the evaluation code's version (evaluation/outputs.py,
+`evaluation_version`), the same fingerprint that makes the DAG re-evaluate every run when that code changes.
 """
 from __future__ import annotations
 
@@ -24,15 +28,17 @@ import datasets
 from datasets.settings import Setting, derive_seed, sample_noise
 from datasets.synthetic import GRID_SIZE
 from evaluation import metrics2d as m
+from evaluation.outputs import evaluation_version
 from methods.harness.config import ROOT
-from methods.harness.io import read_json, write_json
+from methods.harness.io import write_json
+from methods.harness.runfiles import METRICS, load_training_set, read_run
 
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
 IMAGE_BATCH = 250  # … and on images in batches of this many
-AUC_NEGATIVES_PER_MEAN = 10  # SPEC §4.2
-MMD_BANDWIDTH = 1.0  # SPEC §4.1
-CONTAMINATION_HELD_OUT = 1000  # auc_contamination: fresh clean points and as many fresh noise points (SPEC §4.2)
-STABILITY_TAIL = 0.4  # SPEC §4.3: spread of the learning-curve MMD over the last 40% of training
+AUC_NEGATIVES_PER_MEAN = 10  # the AUC's negatives per mixture mean (evaluation/metrics2d.py, `auc`)
+MMD_BANDWIDTH = 1.0  # the RBF kernel's bandwidth of `mmd` (evaluation/metrics2d.py)
+CONTAMINATION_HELD_OUT = 1000  # auc_contamination: fresh clean points and as many fresh noise points (metrics2d.py)
+STABILITY_TAIL = 0.4  # mmd_spread: the learning-curve MMD over the last 40% of training (metrics2d.py)
 FIGURE_GRID = 100  # the energy's density for figures on a coarser grid (stored per run, figures/ rebuilds from it)
 CURVE_GRID = 100  # learning-curve KLD on this coarser grid (10⁴ energies per row instead of 9·10⁴)
 
@@ -43,7 +49,8 @@ def provenance(config_hash: str | None) -> dict:
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"git_commit": commit, "config_hash": config_hash, "python": platform.python_version(),
+    return {"git_commit": commit, "config_hash": config_hash, "evaluation_version": evaluation_version(),
+            "python": platform.python_version(),
             "torch": torch.__version__, "numpy": np.__version__, "sklearn": version("scikit-learn"),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({platform.machine()})"}
 
@@ -105,7 +112,8 @@ def energy_metrics(method, clean: np.ndarray, ds, seed: int, grid_size: int = GR
 
 
 def contamination_metrics(method, ds, setting: Setting, seed: int) -> dict:
-    """auc_contamination (SPEC §4.2): −E ranks fresh clean points above fresh points of the setting's noise model."""
+    """auc_contamination (evaluation/metrics2d.py): −E ranks fresh clean points above fresh points of the setting's
+    noise model."""
     rng = np.random.default_rng(derive_seed(ds.name, str(setting), "auc_contamination", seed))
     clean = ds.sample(CONTAMINATION_HELD_OUT, rng)
     noise = sample_noise(ds, setting.noise, CONTAMINATION_HELD_OUT, rng)
@@ -116,7 +124,8 @@ def contamination_metrics(method, ds, setting: Setting, seed: int) -> dict:
 
 
 def stability_metrics(curve: list[dict], iterations: int) -> dict:
-    """mmd_spread (SPEC §4.3): standard deviation of the learning-curve MMD over the last 40% of training."""
+    """mmd_spread (evaluation/metrics2d.py; claim C5): standard deviation of the learning-curve MMD over the last
+    40% of training."""
     tail = [row["mmd"] for row in curve if "mmd" in row and row["iteration"] > (1 - STABILITY_TAIL) * iterations]
     if len(tail) < 2:
         return {}
@@ -278,7 +287,11 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
         return record
     setting = Setting.parse(ident["setting"])
     method.eval()
-    if datasets.is_image(ident["dataset"]):
+    if datasets.track(ident["dataset"]) == "image":
+        if classifier is None:
+            raise ValueError(f"{ident['dataset']} is an image dataset: its metrics need the DAG's feature classifier "
+                             f"(--classifier results/<profile>/classifiers/{ident['dataset']}.pt; rule classifier, "
+                             f"or python -m evaluation.classifier)")
         record["metrics"] = image_metrics(method, samples, data, classifier, setting, ident["seed"],
                                           status["hparams"]["ood_negatives"])
         return record
@@ -294,31 +307,27 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
 
 
 def evaluate(run_dir, data_path, classifier=None) -> dict:
-    """Re-evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy, curve.csv) and its
-    training set (and, for an image run, the classifier)."""
-    import pandas as pd
-
-    from methods.harness.train import CHECKPOINT, CURVE, SAMPLES, STATUS, load_method, load_training_set  # train imports us
-
-    run_dir = Path(run_dir)
-    status = read_json(run_dir / STATUS)
-    method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
-    curve = pd.read_csv(run_dir / CURVE).to_dict("records") if (run_dir / CURVE).stat().st_size > 1 else []
-    return evaluate_run(status, method, np.load(run_dir / SAMPLES), load_training_set(data_path), curve, classifier)
+    """Evaluate a stored run from its folder (train.json, checkpoint.pt, samples.npy, curve.csv) and its training
+    set (and, for an image run, the classifier)."""
+    run = read_run(run_dir)
+    return evaluate_run(run["status"], run["method"], run["samples"], load_training_set(data_path), run["curve"],
+                        classifier)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--data", required=True, help="the run's training set .npz")
-    parser.add_argument("--out", default=None, help="default: <run-dir>/metrics.json")
+    parser.add_argument("--out", default=None, help=f"default: <run-dir>/{METRICS}")
     parser.add_argument("--classifier", default=None, help="image runs: results/<profile>/classifiers/<dataset>.pt")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     try:
         record = evaluate(args.run_dir, args.data, args.classifier)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
-    write_json(args.out or Path(args.run_dir) / "metrics.json", record)
+    write_json(args.out or Path(args.run_dir) / METRICS, record)
 
 
 if __name__ == "__main__":

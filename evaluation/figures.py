@@ -1,4 +1,4 @@
-"""Figures from a profile's aggregates (SPEC §5), seaborn, PNG + PDF in results/<profile>/figures/:
+"""Figures from a profile's aggregates (README, "What you get"), seaborn, PNG + PDF in results/<profile>/figures/:
 
 Every 2-D figure shows the references of evaluation/references.py: the ceiling (the true mixture) and the floor (a
 Gaussian fitted to the training set); image grids show real training images and uniform noise.
@@ -12,14 +12,17 @@ Gaussian fitted to the training set); image grids show real training images and 
   1 std over seeds, one row of panels per kind of method, the references as lines: the evidence that a run is
   trained (evaluation/trained.py);
 * `curves`: MMD learning curves, mean over seeds with the band between the lowest and highest seed, per dataset
-  and method family (paper Fig. 5);
+  and kind of method (paper Fig. 5);
 * `robustness`: HSR against the noise ratio (contamination) and density AUC against the training-set size
   (limited data), mean ± std over seeds, with the references of each training set (paper Fig. 7).
+
+A method's kind (implicit, explicit, joint: `methods.KINDS`) comes from runs.csv, else from the method registry
+(`method_kinds`), so the figures need no list of method names: a new method or a preset variant appears by itself.
 
 Made from curves.csv, metrics.csv, runs.csv and figure_data.npz only (evaluation/aggregate.py), so
 `snakemake figures` redraws them without training.
 
-    python -m evaluation.figures --profile P [--results results]
+    python -m evaluation.figures --config results/<profile>/config.yaml [--dir results/<profile>]
 """
 from __future__ import annotations
 
@@ -36,17 +39,15 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 import datasets  # noqa: E402
+from evaluation.outputs import figure_names  # noqa: E402  (the names, without drawing: the Snakefile's)
 from evaluation.tables import IMAGE_REFERENCE_LABELS, REFERENCE_LABELS, setting_value  # noqa: E402
 from evaluation.trained import REFERENCES  # noqa: E402
+import methods  # noqa: E402
 from methods import KINDS  # noqa: E402
 from methods.harness import config as suite_config  # noqa: E402
 from methods.harness.io import atomic_path  # noqa: E402
 
-FAMILIES = {  # the panels of the learning-curve figure
-    "GAN family": ["gan", "gan_lr", "gan_er", "gan_va", "joint_js"],
-    "WGAN family": ["wgan_gp", "wgan_lr", "wgan_er", "wgan_va", "joint_w", "joint_w_nobridge"],
-    "energy-based": ["egan", "dgm", "ebm_langevin"],
-}
+CURVE_DATASETS = ("two_circle", "two_spiral")  # the MMD learning curves of paper Fig. 5
 NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "ring8": "ring8", "grid25": "grid25"}
 REFERENCE_STYLE = {"ceiling": ("black", "--"), "floor": ("0.45", ":")}  # colour, line style
 MMD_LINTHRESH = 1e-3  # MMD axes: symlog, linear below this (the ceiling's unbiased MMD is ≈ 0, either sign)
@@ -173,30 +174,63 @@ def reference_means(curves: pd.DataFrame, dataset: str, metric: str, setting: st
     return sub.groupby("method")[metric].mean().dropna().to_dict()
 
 
-def curves_figure(curves: pd.DataFrame):
-    df = curves[(curves["setting"] == "clean") & curves["dataset"].isin(["two_circle", "two_spiral"])]
+def method_kinds(runs: pd.DataFrame, names) -> dict[str, str]:
+    """{method: kind} for each of `names`: implicit, explicit or joint (methods.KINDS), as runs.csv records it
+    (training writes the method class's `kind`); for a method runs.csv does not list, the registry's
+    `methods.get(name).kind` (a variant `name@preset` is of `name`'s kind); "other" when neither knows it."""
+    recorded = {}
+    if "kind" in runs:
+        known = runs.dropna(subset=["kind"]).drop_duplicates("method")
+        recorded = dict(zip(known["method"], known["kind"]))
+    out = {}
+    for name in names:
+        kind = recorded.get(name)
+        if not kind:
+            try:
+                kind = methods.get(name).kind
+            except (ValueError, TypeError):  # not a registered method
+                kind = None
+        out[name] = kind if kind in KINDS else "other"
+    return out
+
+
+def kind_rows(kind_of: dict[str, str]) -> list[str]:
+    """The kinds present in `kind_of`, in the order of methods.KINDS, "other" last."""
+    return [k for k in (*KINDS, "other") if k in set(kind_of.values())]
+
+
+def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame):
+    """MMD against iteration on Two-Circle and Two-Spiral (clean setting; paper Fig. 5): one row per dataset, one
+    column per kind of method (`method_kinds`), one line per method with a generator (mean over seeds, band from
+    the lowest to the highest seed), the ceiling and the floor as lines. A method's colour is the same in every
+    row; the rows share their MMD axis, so the kinds compare across a row."""
+    df = curves[(curves["setting"] == "clean") & curves["dataset"].isin(CURVE_DATASETS)
+                & ~curves["method"].isin(REFERENCES)]
     df = df.dropna(subset=["mmd"]) if "mmd" in df else df.iloc[0:0]
-    present = [(d, fam) for d in ["two_circle", "two_spiral"] for fam, ms in FAMILIES.items()
-               if not df[(df["dataset"] == d) & df["method"].isin(ms)].empty]
-    if not present:
+    if df.empty:
         return placeholder("no learning curves in this profile")
-    datasets_ = sorted({d for d, _ in present}, key=list(NAMES).index)
-    fams = [f for f in FAMILIES if any(f == g for _, g in present)]
-    fig, axes = plt.subplots(len(datasets_), len(fams), figsize=(4.2 * len(fams), 3.2 * len(datasets_)),
-                             squeeze=False, sharex=True)
-    for i, d in enumerate(datasets_):
-        for j, fam in enumerate(fams):
+    df = df.assign(kind=df["method"].map(method_kinds(runs, df["method"].unique())))
+    kinds = kind_rows(dict(zip(df["method"], df["kind"])))
+    datasets_ = [d for d in CURVE_DATASETS if d in set(df["dataset"])]
+    fig, axes = plt.subplots(len(datasets_), len(kinds), figsize=(4.4 * len(kinds), 3.0 * len(datasets_)),
+                             squeeze=False, sharex=True, sharey="row")
+    for j, kind in enumerate(kinds):
+        names = sorted(df.loc[df["kind"] == kind, "method"].unique())
+        palette = dict(zip(names, sns.color_palette("tab10", n_colors=len(names))))
+        for i, d in enumerate(datasets_):
             ax = axes[i, j]
-            sub = df[(df["dataset"] == d) & df["method"].isin(FAMILIES[fam])]
+            sub = df[(df["dataset"] == d) & (df["kind"] == kind)]
             if not sub.empty:
                 sns.lineplot(data=sub, x="iteration", y="mmd", hue="method", errorbar=("pi", 100), ax=ax,
-                             hue_order=[m for m in FAMILIES[fam] if m in set(sub["method"])])
-                reference_lines(ax, reference_means(curves, d, "mmd"))
-                ax.set_yscale("symlog", linthresh=MMD_LINTHRESH)
-                ax.legend(title=None, fontsize=7)
-            ax.set(title=f"{NAMES[d]}: {fam}", xlabel="iteration", ylabel="MMD² (symlog scale)")
-    fig.suptitle("MMD against iteration: mean over seeds, band from the lowest to the highest seed (clean setting); "
-                 "ceiling: the true mixture, floor: a Gaussian fitted to the training set")
+                             palette=palette, hue_order=[m for m in names if m in set(sub["method"])], legend=False)
+            reference_lines(ax, reference_means(curves, d, "mmd"))
+            ax.set_yscale("symlog", linthresh=MMD_LINTHRESH)
+            ax.set(title=f"{NAMES[d]}: {kind} methods", xlabel="iteration", ylabel="MMD² (symlog scale)")
+        handles = [Line2D([], [], color=palette[m], label=m) for m in names] + [
+            Line2D([], [], color=c, ls=ls, label=REFERENCE_LABELS[ref]) for ref, (c, ls) in REFERENCE_STYLE.items()]
+        axes[-1, j].legend(handles=handles, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    fig.suptitle("MMD against iteration by kind of method: mean over seeds, band from the lowest to the highest "
+                 "seed (clean setting)")
     fig.tight_layout()
     return fig
 
@@ -210,11 +244,9 @@ def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str):
     (implicit, explicit, joint), one column per metric, mean ± 1 std over seeds, the ceiling and the floor as
     lines. Whether a run is trained is judged on these curves (evaluation/trained.py)."""
     df = curves[(curves["dataset"] == dataset) & (curves["setting"] == "clean") & ~curves["method"].isin(REFERENCES)]
-    kinds = runs[(runs["dataset"] == dataset) & (runs["setting"] == "clean")].drop_duplicates("method")
-    kind_of = dict(zip(kinds["method"], kinds.get("kind", pd.Series(dtype=object)).fillna("other")))
+    kind_of = method_kinds(runs[(runs["dataset"] == dataset) & (runs["setting"] == "clean")], df["method"].unique())
     metrics = [m for m in CONVERGENCE_METRICS if m in df and df[m].notna().any()]
-    rows = [k for k in (*KINDS, "other") if k in set(kind_of.values()) and
-            not df[df["method"].map(kind_of) == k].empty]
+    rows = kind_rows(kind_of)
     if not metrics or not rows:
         return placeholder(f"no learning curves on {dataset} in this profile")
     fig, axes = plt.subplots(len(rows), len(metrics), figsize=(3.3 * len(metrics), 2.7 * len(rows)),
@@ -271,15 +303,6 @@ def robustness_figure(metrics: pd.DataFrame):
     return fig
 
 
-def figure_names(cfg: dict) -> list[str]:
-    """The figures this profile draws (Snakefile outputs), without extension."""
-    names = ["curves", "robustness"]
-    seen = {d for exp in cfg["experiments"].values() for d in exp["datasets"] if "clean" in exp["settings"]}
-    for d in sorted(seen, key=datasets.names().index):
-        names += [f"samples_{d}"] + ([] if datasets.is_image(d) else [f"density_{d}", f"convergence_{d}"])
-    return names
-
-
 def make_figures(root: Path, cfg: dict) -> None:
     sns.set_theme(style="whitegrid", context="paper")
     metrics = pd.read_csv(root / "metrics.csv")
@@ -291,7 +314,7 @@ def make_figures(root: Path, cfg: dict) -> None:
             kind, _, dataset = name.partition("_")
             if kind == "samples" and not entries(data, "samples", dataset):
                 fig = placeholder(f"no generator samples on {dataset}")
-            elif kind == "samples" and datasets.is_image(dataset):
+            elif kind == "samples" and datasets.track(dataset) == "image":
                 fig = image_grid_figure(data, dataset)
             elif kind == "samples":
                 fig = samples_figure(data, dataset)
@@ -301,7 +324,7 @@ def make_figures(root: Path, cfg: dict) -> None:
             elif kind == "convergence":
                 fig = convergence_figure(curves, runs, dataset)
             elif name == "curves":
-                fig = curves_figure(curves)
+                fig = curves_figure(curves, runs)
             else:
                 fig = robustness_figure(metrics)
             save(fig, out / name)
@@ -309,10 +332,9 @@ def make_figures(root: Path, cfg: dict) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", required=True)
-    parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
-    args = parser.parse_args(argv)
-    make_figures(Path(args.results) / args.profile, suite_config.load(args.profile))
+    suite_config.add_arguments(parser)
+    cfg, root = suite_config.from_arguments(parser.parse_args(argv))
+    make_figures(root, cfg)
 
 
 if __name__ == "__main__":

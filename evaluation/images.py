@@ -1,9 +1,31 @@
-"""Image metrics (SPEC §4.4), plain functions on arrays. Each docstring gives the definition.
+"""Image metrics, plain functions on arrays: the definitions of every image number the suite reports.
 
-Images are float32 tensors or arrays in [−1, 1] of shape (n, C, H, W). Generator: `fid_from_features` (with the
-features of `evaluation.classifier`: `fid_classifier`), `fid_inception` (pytorch-fid's InceptionV3),
-`inception_score` (with the classifier's p(y|x): `is_classifier`), `class_coverage`, `mean_bias`. Energy model:
-`ood_negatives` and `auc_scores` (`auc_ood`).
+Images are float32 tensors or arrays in [−1, 1] of shape (n, C, H, W). Each function's docstring gives its
+definition; evaluation/evaluate.py applies them to a run's `images: eval_samples` generated images (config; 1000 by
+default) against the dataset's held-out test images:
+
+Generator (the paper's image results, Tables 2-3: Inception Score, FID, the bias of the mean image):
+* `fid_classifier`: the Fréchet distance (Heusel et al. 2017) between Gaussians fitted to the 128-d features of
+  generated and of test images, in the feature space of a small CNN that the DAG trains on the same dataset (rule
+  `classifier`, evaluation/classifier.py; the usual offline "MNIST FID"); `fid_from_features`.
+* `fid_inception`: the same in the 2048-d pool3 space of pytorch-fid's InceptionV3, the FID of Heusel et al.;
+  missing, with the reason, when its weights are not in pytorch-fid's cache (README, "Data and weights").
+* `is_classifier`: the Inception Score (Salimans et al. 2016) with the classifier's p(y|x), the paper's MNIST IS;
+  `inception_score`.
+* `class_coverage`: the number of classes that the classifier predicts for at least 10% of their fair share of the
+  generated images; `class_kl_uniform`: KL of the predicted-class histogram from uniform; `class_coverage`.
+* `mean_bias_l1`, `mean_bias_l2`: the distance between the mean generated and the mean test image, per pixel value
+  (paper Table 3); `mean_bias`.
+
+Energy model (score −E), ROC AUCs over the test images (positives) and `images: ood_negatives` (500) negatives of
+each kind (`ood_negatives`, `auc_scores`; the out-of-distribution study of Fig. 8 in the paper's first arXiv
+version, 1909.13035v1, "Stein Bridging: Enabling Mutual Reinforcement between Explicit and Implicit Generative
+Models"):
+* `auc_ood_noise`: against images of uniform-noise pixels;
+* `auc_ood_overlay`: against overlays, the average of two test images of different classes;
+* `auc_contamination` (contaminated settings): against fresh noise images of the setting's noise model.
+Each is also computed for the references of each training set (ceiling: real training images; floor: noise
+images; evaluation/references.py).
 """
 from __future__ import annotations
 
@@ -71,8 +93,8 @@ def mean_bias(generated, real) -> dict[str, float]:
 
 
 def ood_negatives(x_test, y_test, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Negatives for `auc_ood` (paper v1 Fig. 8), as float32 arrays shaped like the test images: `noise`, n images
-    of i.i.d. uniform pixels in [−1, 1]; `overlay`, n averages (x_i + x_j)/2 of two test images of different
+    """Negatives for `auc_ood_*`, as float32 arrays shaped like the test images: `noise`, n images of i.i.d.
+    uniform pixels in [−1, 1]; `overlay`, n averages (x_i + x_j)/2 of two test images of different
     classes, i uniform and j uniform among the images of another class; `overlay_pairs`, the (n, 2) indices (i, j)."""
     x, y = _array(x_test).astype(np.float32), _array(y_test)
     if len(np.unique(y)) < 2:
@@ -112,7 +134,7 @@ def _inception_features(model, x, batch: int, device: str) -> np.ndarray:
 
 def fid_inception(generated, real, batch: int = 50, device: str = "cpu") -> dict:
     """FID (Heusel et al. 2017) between generated and real images in the 2048-d pool3 feature space of pytorch-fid's
-    InceptionV3 (SPEC §4.4). Returns {"value", "params", "reason"}: value None with the reason when the weights are
+    InceptionV3. Returns {"value", "params", "reason"}: value None with the reason when the weights are
     not at `inception_weights_path()` or cannot be read; nothing is ever downloaded."""
     from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3  # imported here: pytorch-fid imports torchvision
 

@@ -1,14 +1,49 @@
-"""2-D metrics (SPEC §4.1-§4.2), plain functions on arrays. Each docstring gives the definition.
+"""2-D metrics, plain functions on arrays: the definitions of every 2-D number the suite reports.
 
-Generator: `hsr`, `modes_covered`, `mmd`, `fd`. Energy model: `kld`, `jsd` (on the evaluation grid), `auc`,
-`mode_coverage_density`.
+Each function's docstring gives its definition; this docstring says how evaluation/evaluate.py applies them to a run
+(the values land in metrics.json and metrics.csv, each with the parameters that define it). The paper's 2-D
+metrics are those of its synthetic experiments (MMD, HSR, KLD, JSD, AUC); τ, the AUC's negatives and the density
+threshold are the values of the authors' released evaluation code (github.com/qitianwu/SteinBridging), which
+reproduce the paper's numbers. τ and the sample sizes of each dataset are in datasets/synthetic.py.
+
+Generator (on the run's `n_eval` generated points: 2000 on Two-Circle, ring8, grid25; 5000 on Two-Spiral):
+* `hsr`, high-quality sample rate: the fraction of generated points within distance τ of their nearest mixture
+  mean (τ = 1 Two-Circle, 0.5 Two-Spiral, 3 standard deviations on ring8 / grid25 as in VEEGAN and PacGAN).
+* `modes_covered`: the number of means that are the nearest mean of at least one high-quality point (VEEGAN,
+  Srivastava et al. 2017); `modes_covered_frac` the same divided by the number of means.
+* `mmd`: squared maximum mean discrepancy (Gretton et al. 2012) with the RBF kernel of bandwidth 1, unbiased
+  estimator, generated points against the full clean training set (also in contaminated and limited settings);
+  `mmd_biased`: the biased estimator (all pairs, as released).
+* `fd`: the Fréchet distance between Gaussians fitted to the generated points and to the clean training set, the
+  2-D analogue of FID (Heusel et al. 2017).
+* `mmd_spread` (stability late in training; the learning curves of paper Fig. 5): the standard deviation of a run's
+  learning-curve MMD over its rows in the last 40% of training (each row: config `training: curve_samples`
+  generated points against as many clean training points; at least two rows).
+
+Energy model (score −E, density exp(−E) up to its unknown normaliser):
+* `kld`, `jsd`: KL(p ‖ q) and the Jensen-Shannon divergence on the evaluation grid (300 × 300 points over the clean
+  training set's bounding box widened by 50% of its half-range on each side; 100 × 100 on learning-curve rows): p is
+  the true density at the grid points, q = exp(−E) rescaled so that Σq = Σp; both clipped to [1e-7, 1e7];
+  KLD = Σ p log(p/q) / Σ p, JSD = ½[Σ p log(p/m) + Σ q log(q/m)] / Σ p with m = (p + q)/2.
+* `auc`: how well −E ranks the mixture means (positives) above 10 points per mean drawn uniformly in the square
+  mean ± τ (negatives; drawn once per dataset and seed index, so every curve row of a run uses the same ones):
+  ROC AUC (scikit-learn). It needs no normaliser. On Two-Spiral even the true density scores only about 0.77:
+  the means lie so close along each arm that many negatives fall on the spiral's ridge.
+* `mode_coverage_density` (released code): the fraction of means where exp(−E), relative to its maximum over the
+  grid, exceeds t (t = 0.5 Two-Spiral, 0.1 elsewhere).
+* `auc_contamination` (contaminated settings): how well −E ranks 1000 fresh clean points above 1000 fresh points of
+  the setting's noise model (datasets/settings.py), i.e. whether the energy learnt to tell the noise apart.
+
+Every number is also computed for the references of each training set, the ceiling (the true mixture) and the
+floor (a Gaussian fitted to the training set), by the same code (evaluation/references.py; README, "Trained, not
+merely run").
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-CLIP = (1e-7, 1e7)  # SPEC §4.2: densities clipped to this range before KLD/JSD
+CLIP = (1e-7, 1e7)  # densities clipped to this range before KLD/JSD: log(p/q) stays finite where either is 0
 
 
 def _nearest_mean(samples: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +136,7 @@ def _grid_densities(true_density: np.ndarray, model_energy: np.ndarray) -> tuple
 
 def kld(true_density: np.ndarray, model_energy: np.ndarray) -> float:
     """KL(p ‖ q) on the grid: Σ p log(p/q) / Σ p, with p the true density and q the model density
-    exp(−E) rescaled to the same grid sum; both clipped to [1e-7, 1e7] (SPEC §4.2)."""
+    exp(−E) rescaled to the same grid sum; both clipped to [1e-7, 1e7]."""
     p, q = _grid_densities(true_density, model_energy)
     return float((p * np.log(p / q)).sum() / p.sum())
 
@@ -114,7 +149,7 @@ def jsd(true_density: np.ndarray, model_energy: np.ndarray) -> float:
 
 
 def auc_negatives(means: np.ndarray, tau: float, per_mean: int, rng: np.random.Generator) -> np.ndarray:
-    """`per_mean` points per mean drawn uniformly in the box mean ± τ (SPEC §4.2)."""
+    """The AUC's negatives: `per_mean` points per mean drawn uniformly in the square mean ± τ."""
     lo = np.repeat(means, per_mean, axis=0) - tau
     return lo + 2 * tau * rng.random(lo.shape)
 

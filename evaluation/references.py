@@ -16,9 +16,11 @@ final evaluation: evaluation.evaluate.evaluate_run), curve.csv (one learning-cur
 curves' own function, for the reference lines of the learning-curve figures), samples.npy and, in 2-D,
 density.npz.
 
-    python -m evaluation.references --data D.npz [D2.npz …] --out-dir results/<profile>/references
-        [--classifier-dir results/<profile>/classifiers] [--curve-samples N] [--image-curve-samples N]
-        [--eval-samples N] [--ood-negatives N]
+    python -m evaluation.references --config results/<profile>/config.yaml --data D.npz [D2.npz …]
+        --out-dir results/<profile>/references [--classifier-dir results/<profile>/classifiers]
+
+The sample sizes are the runs' on the same dataset (`sizes`: `curve_samples`, and on images `eval_samples` and
+`ood_negatives`, from the resolved configuration), so a reference line reads what a run's row would.
 """
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ import torch
 import datasets
 from datasets.settings import derive_seed
 from evaluation import evaluate as ev
-from evaluation.trained import REFERENCES
+from evaluation.outputs import REFERENCES
+from methods.harness import config as suite_config
 from methods.harness.io import atomic_path, write_json
+from methods.harness.runfiles import load_training_set
 
 
 class TrueMixture:
@@ -125,11 +129,9 @@ def evaluate_references(data_path, out_dir, classifier_dir=None, curve_samples: 
     """Evaluate both references of one stored training set; returns the folders written. The sample sizes are
     the runs' (config `training: curve_samples`, `images: hparams: curve_samples`, `images: eval_samples`,
     `images: ood_negatives`), so a reference line reads what a run's row would."""
-    from methods.harness.train import load_training_set
-
     data = load_training_set(data_path)
     name, setting, seed = str(data["dataset"]), str(data["setting"]), int(data["seed"])
-    image = datasets.is_image(name)
+    image = datasets.track(name) == "image"
     classifier = None
     if image:
         from evaluation.classifier import load_classifier
@@ -158,23 +160,29 @@ def evaluate_references(data_path, out_dir, classifier_dir=None, curve_samples: 
     return written
 
 
+def sizes(cfg: dict, dataset: str) -> dict:
+    """The sample sizes of `evaluate_references` for `dataset`: those of the runs on it (config.track_hparams)."""
+    hp = suite_config.track_hparams(cfg, dataset)
+    return {"curve_samples": hp["curve_samples"], "image_curve_samples": hp["curve_samples"],
+            "eval_samples": cfg["images"]["eval_samples"], "ood_negatives": cfg["images"]["ood_negatives"]}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="the resolved configuration (results/<profile>/config.yaml)")
     parser.add_argument("--data", nargs="+", required=True, help="stored training sets (datasets.make)")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--classifier-dir", default=None, help="image datasets: where <dataset>.pt lies")
-    parser.add_argument("--curve-samples", type=int, default=2000, help="points per 2-D learning-curve row")
-    parser.add_argument("--image-curve-samples", type=int, default=500, help="images per image learning-curve row")
-    parser.add_argument("--eval-samples", type=int, default=1000, help="images per image reference")
-    parser.add_argument("--ood-negatives", type=int, default=500)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
+        cfg = suite_config.read(args.config)
         for path in args.data:
-            evaluate_references(path, args.out_dir, args.classifier_dir, args.curve_samples,
-                                args.image_curve_samples, args.eval_samples, args.ood_negatives)
-    except (ValueError, FileNotFoundError) as err:
+            with np.load(path) as f:
+                dataset = str(f["dataset"])
+            evaluate_references(path, args.out_dir, args.classifier_dir, **sizes(cfg, dataset))
+    except (ValueError, FileNotFoundError, KeyError) as err:
         parser.exit(2, f"error: {err}\n")
 
 

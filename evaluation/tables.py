@@ -1,7 +1,8 @@
-"""Tables from results/<profile>/metrics.csv and runs.csv (SPEC §5): Markdown, LaTeX and CSV in tables/, every cell
+"""Tables from results/<profile>/metrics.csv and runs.csv (README, "What you get"): Markdown, LaTeX and CSV in
+tables/, every cell
 mean ± std over seeds, with the number of seeds evaluated out of those expected, and how many diverged.
 
-    python -m evaluation.tables --profile P [--results results]
+    python -m evaluation.tables --config results/<profile>/config.yaml [--dir results/<profile>]
 
 * `synthetic`: the paper's synthetic table: methods × {Two-Circle, Two-Spiral} × {MMD, HSR, KLD, JSD, AUC},
   extended with modes covered and FD (clean setting);
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from datasets.images import IMAGE_DATASETS
+from evaluation.outputs import TABLES  # noqa: F401  (the names the Snakefile expects)
 from evaluation.trained import REFERENCES, is_trained
 from methods.harness import config as suite_config
 from methods.harness.io import atomic_path, write_text
@@ -178,7 +180,6 @@ def write_table(table: pd.DataFrame, stem: Path, caption: str) -> None:
         table.to_csv(tmp)
 
 
-TABLES = ["synthetic", "modes", "images", "contamination", "limited", "runtime"]
 
 
 def make_tables(root: Path, profile: str) -> None:
@@ -207,10 +208,9 @@ def make_tables(root: Path, profile: str) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", required=True)
-    parser.add_argument("--results", default=str(suite_config.ROOT / "results"))
-    args = parser.parse_args(argv)
-    make_tables(Path(args.results) / args.profile, args.profile)
+    suite_config.add_arguments(parser)
+    cfg, root = suite_config.from_arguments(parser.parse_args(argv))
+    make_tables(root, cfg["profile"])
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import json
 import numpy as np
 import pandas as pd
 
-REFERENCES = ("ceiling", "floor")  # the reference "methods" of metrics.csv (evaluation/references.py)
+from evaluation.outputs import REFERENCES  # the reference "methods" of metrics.csv (evaluation/references.py)
+
 JUDGED = {"hsr": True, "kld": False, "auc": True, "fid_classifier": False, "auc_ood_noise": True,
           "auc_ood_overlay": True}  # metric: higher is better?
 FIXED_REFERENCES = {"auc_ood_noise": (0.5, 1.0), "auc_ood_overlay": (0.5, 1.0)}  # (floor, ceiling) of a ROC AUC

@@ -35,13 +35,20 @@ def reference_dir() -> Path:
 
 
 def copy_repo(dest: Path) -> Path:
-    """A copy of the repository's tracked-relevant files (no results, no environment) for running the DAG in
-    isolation."""
+    """A copy of the repository's tracked-relevant files, as a fresh clone has them (the published results, no
+    other results, no environment), for running the DAG in isolation."""
     ignore = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", ".pytest_cache",
-                                    "*.egg-info", "build")
+                                    "*.egg-info", "build", "report.html")
     shutil.copytree(ROOT, dest, ignore=ignore)
     (dest / "results").mkdir(exist_ok=True)
+    if (ROOT / "results" / "published").exists():
+        shutil.copytree(ROOT / "results" / "published", dest / "results" / "published")
     return dest
+
+
+def written(repo: Path) -> list[Path]:
+    """What a DAG wrote into the copy's results/: everything but the published results."""
+    return [p for p in (repo / "results").iterdir() if p.name != "published"]
 
 
 # Timeouts in tests only guard against hangs. Each is sized for a machine 3× slower than the 2-core one these tests

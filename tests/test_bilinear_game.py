@@ -1,4 +1,4 @@
-"""The bilinear game of paper Prop. 1 / Fig. 2 (SPEC §6 C6), checked against closed forms: the iteration matrix
+"""The bilinear game of paper Prop. 1 / Fig. 2 (claim C6), checked against closed forms: the iteration matrix
 derived by hand in evaluation/bilinear_game.py's docstring, WGAN's exactly conserved quantity, and the bounds it
 implies."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Datasets (SPEC §3): the mixtures know their ground truth, the settings build what they claim, and everything
-matches the authors' released data (with STEIN_REFERENCE_DIR set)."""
+"""Datasets (datasets/synthetic.py, datasets/settings.py): the mixtures know their ground truth, the settings build
+what they claim, and everything matches the authors' released data (with STEIN_REFERENCE_DIR set)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,6 @@
-"""Image datasets (SPEC §4.4) and their settings (SPEC §3.2): the readers round-trip tiny fixtures written in the
-exact on-disk formats (IDX, plain and gzip; CIFAR-10 python pickles), every damaged input gives one clear ValueError
-from both `load` and `check`, and the settings replace, keep and label what they claim."""
+"""Image datasets and their settings (datasets/images.py, datasets/settings.py): the readers round-trip tiny
+fixtures written in the exact on-disk formats (IDX, plain and gzip; CIFAR-10 python pickles), every damaged input
+gives one clear ValueError from both `load` and `check`, and the settings replace, keep and label what they claim."""
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
-"""Image metrics (SPEC §4.4) against closed forms, second computations, and a classifier trained on real digits."""
+"""Image metrics (definitions: evaluation/images.py) against closed forms, second computations, and a classifier
+trained on real digits."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""2-D metrics against closed forms and second computations (SPEC §4.1-§4.2)."""
+"""2-D metrics against closed forms and second computations (definitions: evaluation/metrics2d.py)."""
 from __future__ import annotations
 
 import numpy as np

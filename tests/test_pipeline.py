@@ -1,19 +1,21 @@
-"""The Snakemake DAG end to end (SPEC §1, §5, §7): the smoke profile in a temporary copy of the repository, the
-one-file-one-entry extension contract, and redrawing tables, figures and claims from the aggregates alone
-(configuration errors: tests/test_robustness.py)."""
+"""The Snakemake DAG end to end (README, "The two commands", "What you get", "Adding a method"): the smoke profile in
+a temporary copy of the repository, the comparison with published numbers, the one-file-one-entry extension
+contract run for real, and redrawing tables, figures and claims from the aggregates alone (configuration errors:
+tests/test_robustness.py; what reruns: tests/test_dag.py)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
 import methods
-from evaluation.figures import figure_names
-from evaluation.tables import TABLES
+from evaluation.outputs import TABLES, figure_names
 from methods.harness import config as suite_config
 from tests.conftest import copy_repo, snakemake
 
@@ -34,14 +36,15 @@ def smoke(tmp_path_factory):
 
 
 def test_smoke_outputs(smoke):
-    cfg = suite_config.load("smoke", root=smoke.parents[1])
+    cfg = suite_config.read(smoke / "config.yaml")  # the resolved configuration the DAG ran with
+    assert cfg == {k: v for k, v in suite_config.load("smoke", root=smoke.parents[1]).items() if k != "published"}
     expected = suite_config.runs(cfg)
     runs = pd.read_csv(smoke / "runs.csv")
     assert len(runs) == len(expected) and (runs["status"] == "ok").all(), runs
     for run in expected:
         run_dir = smoke / "runs" / run.path
-        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "log.txt", "benchmark.tsv",
-                     "checkpoint.pt"):
+        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "log.txt", "evaluate.log",
+                     "benchmark.tsv", "checkpoint.pt"):
             assert (run_dir / name).exists(), f"{run_dir / name} missing"
         record = json.loads((run_dir / "metrics.json").read_text())
         assert record["status"] == "ok" and record["method"] == run.method
@@ -73,6 +76,8 @@ def test_smoke_outputs(smoke):
     for figure in figure_names(cfg) + ["bilinear_game"]:
         assert (smoke / "figures" / f"{figure}.png").stat().st_size > 1000, figure
         assert (smoke / "figures" / f"{figure}.pdf").stat().st_size > 1000, figure
+    for step in ("references", "aggregate", "tables", "plots", "compare", "claims", "bilinear_game"):
+        assert (smoke / "logs" / f"{step}.log").exists(), step
     claims = (smoke / "claims.md").read_text()
     assert all(f"## C{k}:" in claims for k in range(1, 9))
     assert "**The gate.**" in claims and "Holm-Bonferroni" in claims
@@ -93,29 +98,79 @@ def test_smoke_rerun_has_nothing_to_do(smoke):
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
 
 
-THROWAWAY = '''"""A throwaway method for the extension test: dem under another name."""
-from methods import register
-from methods.dem import Dem
+def test_fresh_numbers_are_compared_with_the_published_ones(smoke):
+    """With published numbers beside it (here the smoke run's own, as after publishing it), the DAG reruns only the
+    comparison and the claims report, and every cell agrees; `figures --config published=true` redraws the
+    published results in place."""
+    repo = smoke.parents[1]
+    published = repo / "results" / "published" / "smoke"
+    published.mkdir(parents=True)
+    for name in ("metrics.csv", "runs.csv", "curves.csv", "figure_data.npz", "config.yaml"):
+        shutil.copy(smoke / name, published / name)
+    proc = snakemake(["--cores", "2", "--config", "profile=smoke"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "rule compare" in out and "rule claims" in out and "rule train" not in out and "rule plots" not in out
+    table = pd.read_csv(smoke / "tables" / "compare.csv")
+    assert len(table) and set(table["verdict"]) == {"agree"} and (table["delta"] == 0).all()
+    assert f"{len(table)} agree, 0 differ" in (smoke / "claims.md").read_text()
+    proc = snakemake(["--cores", "2", "figures", "--config", "profile=smoke", "published=true"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (published / "claims.md").exists() and (published / "tables" / "synthetic.md").exists()
+    assert (published / "figures" / "curves.png").exists()
+    assert not (published / "tables" / "compare.md").exists()  # published numbers are not compared with themselves
 
 
-@register
-class Throwaway(Dem):
-    name = "throwaway"
-'''
+def readme_example() -> tuple[str, str]:
+    """The example method of README's "Adding a method": (file name, code)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    match = re.search(r"```python\n# methods/(\w+\.py)\n(.*?)```", readme, re.S)
+    assert match, "README's 'Adding a method' lost its example method"
+    return match.group(1), match.group(2)
+
+
+EXTENSION = {  # the new method beside gan on the synthetic table's datasets, a few iterations
+    "training": {"iterations": 20, "checkpoint_every": 10, "eval_every": 10, "curve_samples": 100},
+    "seeds": 1,
+    "experiments": {"synthetic": {"datasets": ["two_circle", "two_spiral"], "settings": ["clean"],
+                                  "methods": ["wgan_pull", "gan"]}},
+}
 
 
 def test_new_method_needs_one_file_and_one_config_entry(tmp_path):
+    """A new method is one file and one config entry (README's example, verbatim): the whole DAG trains, evaluates,
+    tabulates and draws it."""
+    import yaml
+
     repo = copy_repo(tmp_path / "repo")
-    (repo / "methods" / "throwaway.py").write_text(THROWAWAY)
+    name, code = readme_example()
+    assert name == "wgan_pull.py"
+    (repo / "methods" / name).write_text(code)
     config = repo / "config" / "config.yaml"
     text = config.read_text()
     assert text.count("\nmethods:\n") == 1
-    config.write_text(text.replace("\nmethods:\n", "\nmethods:\n  throwaway: {}\n"))
-    proc = snakemake(["-n", "--cores", "1", "--config", "profile=smoke"], repo)
+    config.write_text(text.replace("\nmethods:\n", "\nmethods:\n  wgan_pull: {pull: 0.25}\n"))
+    (repo / "config" / "profiles" / "extension.yaml").write_text(yaml.safe_dump(EXTENSION))
+    proc = snakemake(["--cores", "2", "--config", "profile=extension"], repo)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
-    assert "runs/two_circle/clean/throwaway/seed0/train.json" in out
-    assert "runs/two_spiral/clean/throwaway/seed0/metrics.json" in out
+    out = repo / "results" / "extension"
+    status = json.loads((out / "runs/two_circle/clean/wgan_pull/seed0/train.json").read_text())
+    assert status["status"] == "ok" and status["hparams"]["pull"] == 0.25
+    metrics = pd.read_csv(out / "metrics.csv")
+    mine = metrics[metrics["method"] == "wgan_pull"]
+    assert set(mine["dataset"]) == {"two_circle", "two_spiral"} and {"hsr", "mmd", "auc"} <= set(mine["metric"])
+    synthetic = pd.read_csv(out / "tables" / "synthetic.csv", index_col=0)
+    assert "wgan_pull" in synthetic.index and "wgan_pull" in (out / "tables" / "synthetic.md").read_text()
+    curves, runs = pd.read_csv(out / "curves.csv"), pd.read_csv(out / "runs.csv")
+    assert curves.loc[curves["method"] == "wgan_pull", "mmd"].notna().all()
+    from evaluation.figures import curves_figure
+
+    figure = curves_figure(curves, runs)  # the curves figure groups methods by kind: wgan_pull is drawn as joint
+    legends = {ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()]
+               for ax in figure.axes if ax.get_legend() is not None}
+    assert [title for title, labels in legends.items() if "wgan_pull" in labels] == \
+        ["Two-Spiral: joint methods"], legends
+    assert (out / "figures" / "curves.png").stat().st_size > 1000
 
 
 def test_figures_target_redraws_from_the_aggregates_without_training(smoke):

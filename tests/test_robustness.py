@@ -1,4 +1,4 @@
-"""Robustness and scale-out (SPEC §8, issue "Robustness"): a killed training job resumes to the identical result,
+"""Robustness and scale-out (README, "Robustness" and "Clusters and GPUs"): a killed training job resumes to the identical result,
 runs are deterministic, bad input gets one clear message and writes nothing, a diverging run is recorded and
 counted while the DAG goes on, and the DAG runs through Snakemake's cluster-generic executor with the same results
 (and lists its SLURM resources)."""
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from methods.harness import config as suite_config
-from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake
+from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake, written
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
 
@@ -47,6 +47,12 @@ def train_cmd(data: Path, run_dir: Path, iterations: int = 600) -> list[str]:
             "--run-dir", str(run_dir), "--hparams", json.dumps(hp)]
 
 
+def evaluate(data: Path, run_dir: Path) -> None:
+    """The DAG's evaluation step on a trained run: its metrics.json."""
+    subprocess.run([sys.executable, "-m", "evaluation.evaluate", "--run-dir", str(run_dir), "--data", str(data)],
+                   cwd=ROOT, check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The same joint_w run twice uninterrupted, once killed (SIGKILL) after its first checkpoint and rerun, and
@@ -57,6 +63,7 @@ def runs(tmp_path_factory):
                         "--out", str(tmp / f"data{seed}.npz")], cwd=ROOT, check=True)
     for name, seed in (("a", 0), ("b", 0), ("other", 1)):
         subprocess.run(train_cmd(tmp / f"data{seed}.npz", tmp / name), cwd=ROOT, check=True, capture_output=True)
+        evaluate(tmp / f"data{seed}.npz", tmp / name)
     killed = tmp / "killed"
     proc = subprocess.Popen(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, stderr=subprocess.PIPE)
     deadline = time.time() + COMMAND_TIMEOUT
@@ -67,9 +74,10 @@ def runs(tmp_path_factory):
     interrupted_at = json.loads(subprocess.run(
         [sys.executable, "-c", "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['iteration'])",
          str(killed / "checkpoint.pt")], capture_output=True, text=True, check=True).stdout)
-    assert not (killed / "metrics.json").exists(), "the job must have been killed before it finished"
+    assert not (killed / "train.json").exists(), "the job must have been killed before it finished"
     rerun = subprocess.run(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
+    evaluate(tmp / "data0.npz", killed)
     print(f"killed by SIGKILL after the checkpoint of iteration {interrupted_at} of 600; rerun resumed from it")
     return {"dir": tmp, "interrupted_at": interrupted_at, "rerun_log": rerun.stderr}
 
@@ -97,7 +105,11 @@ BAD_CONFIG = [  # (--config overrides on the tiny profile, what the message must
     (["profile=nope"], "unknown profile 'nope'; valid profiles"),
     (["seeds=0"], "config key seeds"),
     (["training={iterations: -5}"], "config key training.iterations"),
-    (["training={batch_size: many}"], "config key training.batch_size"),
+    (["training={batch_size: many}"], "config key training.batch_size: 'many' is not of type 'integer'"),
+    (["training={batch_size: 0}"], "config key training.batch_size: 0 is out of range"),
+    (["methods={wgan_gp: {gp_wieght: 5}}"], "methods.wgan_gp: unknown key 'gp_wieght' (did you mean 'gp_weight'?); "
+                                            "valid keys of wgan_gp: critic_steps, gp_weight, penalty, and any key"),
+    (["methods={wgan_gp: {gp_weight: -5}}"], "methods.wgan_gp.gp_weight: -5.0 is out of range"),
     (["stein={kernel: gauss}"], "config key stein.kernel"),
     (["experiments={x: {datasets: [nope], settings: [clean], methods: [gan]}}"],
      "unknown dataset 'nope'; valid datasets: two_circle"),
@@ -131,7 +143,7 @@ def test_bad_config_stops_before_any_job(bad_repo, overrides, message):
     assert proc.returncode != 0
     assert message in out, out[-2000:]
     assert out.count("invalid configuration") == 1  # one message
-    assert not any((bad_repo / "results").iterdir()), "nothing may be written"
+    assert not written(bad_repo), "nothing may be written"
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -221,4 +233,4 @@ def test_slurm_profile_lists_jobs_with_resources(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "rule train:" in out and "slurm_partition=cpu" in out and "gpu=0" in out and "mem_mb=2000" in out
-    assert not any((repo / "results").iterdir())
+    assert not written(repo)

@@ -1,9 +1,10 @@
-"""Cost of one training iteration of every registered method, and of a naive Joint-W (SPEC §8, issue "Speed").
+"""Cost of one training iteration of every registered method, and of a naive Joint-W (README, "Speed").
 
     python -m methods.harness.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
                             [--out results/<profile>/tables/bench]
 
-Every method is built from the `default` profile's hyper-parameters (or --profile) and trained in this one process
+Every method is built from the `default` profile's hyper-parameters (or --profile, or the DAG's resolved
+configuration with --config) and trained in this one process
 on the same stored-style training set (seed 0, clean setting), with one torch thread. Timing: `warmup` iterations
 first, then `repeats` rounds; in each round every method (and the naive baseline) runs `iterations` iterations, in
 turn, so a slow spell of the machine hits all of them alike; the figure is the median over rounds of the mean time
@@ -150,10 +151,11 @@ def build(name: str, cfg: dict, d: int):
     return methods.get(name)(hp, (d,))
 
 
-def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: int, profile: str = "default",
+def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: int, cfg: dict | None = None,
         seed: int = 0) -> pd.DataFrame:
+    """The cost table; `cfg`: a resolved configuration (default: the `default` profile's)."""
     torch.set_num_threads(1)
-    cfg = suite_config.load(profile)
+    cfg = cfg if cfg is not None else suite_config.load("default")
     x = torch.as_tensor(training_set(datasets.get(dataset), "clean", seed)["x"], dtype=torch.float32)
     rows = []
     entries = []
@@ -195,6 +197,8 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations per method first")
     parser.add_argument("--methods", nargs="*", default=None, help="default: every registered method")
     parser.add_argument("--profile", default="default", help="hyper-parameters of this profile")
+    parser.add_argument("--config", default=None, help="hyper-parameters of this resolved configuration (the DAG's "
+                                                       "results/<profile>/config.yaml; replaces --profile)")
     parser.add_argument("--out", default=None, help="also write the table as OUT.md and OUT.csv")
     args = parser.parse_args(argv)
     try:
@@ -202,9 +206,10 @@ def main(argv=None) -> None:
         names = args.methods or methods.available()
         for name in names:
             methods.get(name)
-    except ValueError as err:
+        cfg = suite_config.read(args.config) if args.config else suite_config.load(args.profile)
+    except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
-    table = run(args.dataset, names, args.iterations, args.repeats, args.warmup, args.profile)
+    table = run(args.dataset, names, args.iterations, args.repeats, args.warmup, cfg)
     lines = [f"{r.method:20s} {r.ms_per_iteration:8.2f} ms/iteration {r.peak_mb:7.2f} peak MB"
              for r in table.itertuples()]
     lines += [f"{k}: {v:.2f}" for k, v in ratios(table).items()]
@@ -213,8 +218,8 @@ def main(argv=None) -> None:
         from methods.harness.io import atomic_path, write_text
 
         out = Path(args.out)
-        head = (f"Per-iteration cost on {args.dataset} (profile {args.profile} hyper-parameters, batch "
-                f"{suite_config.load(args.profile)['training']['batch_size']}, one torch thread, {torch.__version__}; "
+        head = (f"Per-iteration cost on {args.dataset} (profile {cfg['profile']} hyper-parameters, batch "
+                f"{cfg['training']['batch_size']}, one torch thread, {torch.__version__}; "
                 f"median of {args.repeats} rounds of {args.iterations} iterations).")
         ratio_text = "\n".join(f"- {k}: {v:.2f}" for k, v in ratios(table).items())
         write_text(out.with_suffix(".md"), f"{head}\n\n{table.round(3).to_markdown(index=False)}\n\n{ratio_text}\n")

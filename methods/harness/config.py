@@ -1,7 +1,17 @@
-"""The suite's configuration: config/config.yaml with a profile merged over it, validated, and expanded into runs.
+"""The suite's configuration: config/config.yaml, then a profile, then command-line overrides, resolved once,
+validated once and expanded into runs.
 
-The Snakefile and every command-line entry point use these functions, so a run started by hand resolves exactly
-the hyper-parameters the DAG would use.
+The Snakefile resolves it (`resolve`) and writes it to results/<profile>/config.yaml (`write`); every step of the
+DAG reads that file (`read`), so aggregation, tables, figures and the claims report see exactly the runs the DAG
+trained. `load(profile)` resolves a profile the same way for use by hand.
+
+Values given as strings on the command line are converted, and every entry checked, by methods/harness/keys.py.
+
+A run's hyper-parameters (`hparams`): the shared sections (SHARED_SECTIONS), then the method's declared defaults
+(`methods.get(name).defaults()`), then its entry under `methods:`, then on an image dataset `images: hparams:`,
+then for a variant `name@preset` the preset's `all:`, `by_dataset: <dataset>:` and `<name>:` entries. The valid
+keys of a method's entry (and of a preset's entry for it) are the shared sections' keys and the method's declared
+parameters. Only what changes a run's numbers is hashed (`config_hash`): everything but RUNTIME.
 """
 from __future__ import annotations
 
@@ -13,15 +23,15 @@ from pathlib import Path
 
 import yaml
 
-from datasets.images import IMAGE_DATASETS
+import datasets
+from methods.harness.keys import (ROOT, SHARED_SECTIONS, ConfigError, all_keys, check_entry, defaults, describe,
+                                  normalise, schema, valid_keys)
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "config" / "schema.yaml"
-SHARED_SECTIONS = ("training", "networks", "optim", "stein", "entropy")  # merged, in this order, under each method's entry
-
-
-class ConfigError(ValueError):
-    """An invalid configuration; the message names the key, the bad value and the valid choices."""
+RUNTIME = ("threads", "device", "checkpoint_every", "eval_every")  # how a run is run, not what it computes: a
+# change to these neither invalidates a checkpoint nor reruns a job (not in `config_hash`)
+RESOLVED_HEADER = ("# The configuration a DAG of this suite ran with: config/config.yaml, then config/profiles/"
+                   "<profile>.yaml, then --config,\n# resolved and validated by the Snakefile "
+                   "(methods/harness/config.py). Every step reads it: --config <this file>.\n")
 
 
 def profiles(root: Path = ROOT) -> list[str]:
@@ -44,37 +54,85 @@ def profile_file(name: str, root: Path = ROOT) -> Path:
 
 
 def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT) -> dict:
-    """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last); `root` is the
-    repository whose config/ is read."""
+    """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last), resolved;
+    `root` is the repository whose config/ is read."""
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     name = (overrides or {}).get("profile") or profile or cfg["profile"]
     cfg = merge(cfg, yaml.safe_load(profile_file(name, root).read_text()) or {})
     cfg = merge(cfg, overrides or {})
     cfg["profile"] = name
-    check(cfg)
+    return resolve(cfg)
+
+
+def resolve(cfg: dict, validate: bool = True) -> dict:
+    """The merged configuration with its values normalised, then (unless `validate` is False) checked."""
+    cfg = normalise(cfg)
+    if validate:
+        check(cfg)
     return cfg
 
 
+def read(path) -> dict:
+    """A resolved configuration written by `write` (results/<profile>/config.yaml), as written."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: the DAG writes it when it runs (snakemake --config "
+                                f"profile=<name>); or resolve a profile with --profile") from None
+
+
+def write(cfg: dict, path) -> bool:
+    """Write the resolved configuration to `path` unless the file already holds it (so its modification time
+    changes only with its content); returns whether it wrote."""
+    from methods.harness.io import write_text
+
+    text = RESOLVED_HEADER + yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=120)
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
+
+
+# --- checks -------------------------------------------------------------------------------------------------------
 def check(cfg: dict) -> None:
     """Schema validation, then the checks a schema cannot express; raises ConfigError."""
-    import jsonschema  # imported here: the Snakefile validates with Snakemake's own `validate`
+    import jsonschema
 
-    import datasets
     import methods
     from datasets import images
     from datasets.settings import Setting
 
     try:
-        jsonschema.validate(cfg, yaml.safe_load(SCHEMA.read_text()))
+        jsonschema.validate(cfg, schema())
     except jsonschema.ValidationError as err:
         where = ".".join(map(str, err.absolute_path)) or "(top level)"
-        raise ConfigError(f"config key {where}: {err.message}") from None
+        raise ConfigError(f"config key {where}: {describe(err)}") from None
     profile_file(cfg["profile"])
     files = methods.available()
-    for name in cfg["methods"]:
+    for name, entry in cfg["methods"].items():
         if name not in files:
             raise ConfigError(f"methods.{name}: there is no methods/{name}.py; methods with a file: "
                               f"{', '.join(files)}")
+        check_entry(entry, valid_keys(name), f"methods.{name}", name)
+    check_entry(cfg["images"]["hparams"], all_keys(), "images.hparams", "an image override (any method's)")
+    for preset, entries in (cfg.get("presets") or {}).items():
+        for part, entry in (entries or {}).items():
+            where = f"presets.{preset}.{part}"
+            if part == "by_dataset":
+                for d, e in (entry or {}).items():
+                    if d not in datasets.names():
+                        raise ConfigError(f"{where}: unknown dataset {d!r}; valid datasets: "
+                                          f"{', '.join(datasets.names())}")
+                    check_entry(e, all_keys(), f"{where}.{d}", "a preset entry (any method's)")
+            elif part == "all":
+                check_entry(entry, all_keys(), where, "a preset entry (any method's)")
+            elif part not in cfg["methods"]:
+                raise ConfigError(f"{where}: {part!r} is neither `all`, `by_dataset` nor a method under `methods:` "
+                                  f"({', '.join(cfg['methods'])})")
+            else:
+                check_entry(entry, valid_keys(part), where, part)
     checked_images = set()
     for exp_name, exp in cfg["experiments"].items():
         where = f"experiments.{exp_name}"
@@ -82,7 +140,7 @@ def check(cfg: dict) -> None:
             if name not in datasets.names():
                 raise ConfigError(f"{where}.datasets: unknown dataset {name!r}; valid datasets: "
                                   f"{', '.join(datasets.names())}")
-            if datasets.is_image(name) and name not in checked_images:  # the files, before any job runs
+            if datasets.track(name) == "image" and name not in checked_images:  # the files, before any job runs
                 checked_images.add(name)
                 try:
                     images.check(name, cfg["images"]["paths"].get(name))
@@ -100,11 +158,12 @@ def check(cfg: dict) -> None:
             try:
                 setting = Setting.parse(text)
                 for name in exp["datasets"]:
-                    setting.check(images.get(name) if datasets.is_image(name) else datasets.get(name))
+                    setting.check(datasets.dataset(name))
             except ValueError as err:
                 raise ConfigError(f"{where}.settings: {err}") from None
 
 
+# --- runs and their hyper-parameters ------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, order=True)
 class Run:
     dataset: str
@@ -114,7 +173,7 @@ class Run:
 
     @property
     def path(self) -> str:
-        """The run's folder below results/<profile>/runs/ (SPEC §5)."""
+        """The run's folder below results/<profile>/runs/ (README, "What you get")."""
         return f"{self.dataset}/{self.setting}/{self.method}/seed{self.seed}"
 
 
@@ -123,8 +182,8 @@ def experiment_methods(cfg: dict, exp: dict) -> list[str]:
 
 
 def runs(cfg: dict) -> list[Run]:
-    """Every (dataset, setting, method, seed) the profile asks for, each once, in a stable order; an experiment's
-    own `seeds:` replaces the profile's."""
+    """Every (dataset, setting, method, seed) the configuration asks for, each once, in a stable order; an
+    experiment's own `seeds:` replaces the profile's."""
     from datasets.settings import Setting
 
     found = {Run(d, str(Setting.parse(s)), m, k)
@@ -140,22 +199,37 @@ def split_variant(method: str) -> tuple[str, str | None]:
     return name, preset or None
 
 
+def track_hparams(cfg: dict, dataset: str | None = None) -> dict:
+    """The shared sections, and on an image `dataset` the `images: hparams:` overrides and the image evaluation's
+    sizes: what every run on `dataset` starts from, and what its references are evaluated with."""
+    hp = {}
+    for section in SHARED_SECTIONS:
+        hp.update(cfg[section])
+    hp.update(image_hparams(cfg, dataset))
+    return hp
+
+
+def image_hparams(cfg: dict, dataset: str | None) -> dict:
+    """On an image dataset, `images: hparams:` and the image evaluation's sizes; {} in 2-D."""
+    if dataset is None or datasets.track(dataset) != "image":
+        return {}
+    return {**cfg["images"]["hparams"], "eval_samples": cfg["images"]["eval_samples"],
+            "ood_negatives": cfg["images"]["ood_negatives"]}
+
+
 def hparams(cfg: dict, method: str, dataset: str | None = None) -> dict:
-    """The flat hyper-parameters of `method`: the shared sections, then the method's own entry over them, then, on
-    an image `dataset`, the `images: hparams:` overrides (and the image evaluation's sizes), then, for a variant
-    `name@preset`, the preset's `all:` entries, its `by_dataset:` entries for `dataset` and its entries for
-    `name`."""
+    """The flat hyper-parameters of `method` on `dataset`: the shared sections, then the method's declared
+    defaults, then its entry under `methods:`, then, on an image `dataset`, the `images: hparams:` overrides (and
+    the image evaluation's sizes), then, for a variant `name@preset`, the preset's `all:` entries, its
+    `by_dataset:` entries for `dataset` and its entries for `name`."""
     name, preset = split_variant(method)
     if name not in cfg["methods"]:
         raise ConfigError(f"method {name!r} has no entry under `methods:` in config/config.yaml; configured "
                           f"methods: {', '.join(cfg['methods'])}")
-    hp = {}
-    for section in SHARED_SECTIONS:
-        hp.update(cfg[section])
+    hp = track_hparams(cfg)
+    hp.update(defaults(name))
     hp.update(cfg["methods"][name] or {})
-    if dataset is not None and dataset in IMAGE_DATASETS:
-        hp.update(cfg["images"]["hparams"])
-        hp.update(eval_samples=cfg["images"]["eval_samples"], ood_negatives=cfg["images"]["ood_negatives"])
+    hp.update(image_hparams(cfg, dataset))
     if preset is not None:
         overrides = cfg.get("presets", {}).get(preset)
         if overrides is None:
@@ -167,5 +241,35 @@ def hparams(cfg: dict, method: str, dataset: str | None = None) -> dict:
 
 
 def digest(obj) -> str:
-    """A short stable hash of a JSON-able object (the config hash stored with every result)."""
+    """A short stable hash of a JSON-able object."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def config_hash(hp: dict, dataset: str, setting: str, method: str, seed: int) -> str:
+    """The hash stored with a run's checkpoint and results: its hyper-parameters without RUNTIME, its data
+    (dataset, setting) and seed. A checkpoint is resumed only under the same hash."""
+    return digest({"hparams": {k: v for k, v in hp.items() if k not in RUNTIME}, "dataset": dataset,
+                   "setting": setting, "method": method, "seed": int(seed)})
+
+
+# --- command lines ------------------------------------------------------------------------------------------------
+def add_arguments(parser) -> None:
+    """`--config FILE` (the resolved configuration a DAG ran with), `--dir DIR` (its results folder; default the
+    file's folder) and `--profile P` (short for `--config results/P/config.yaml`), for the steps that read a DAG's
+    results: aggregate, references, tables, figures, claims."""
+    parser.add_argument("--config", default=None,
+                        help="the resolved configuration the DAG ran with (results/<profile>/config.yaml)")
+    parser.add_argument("--dir", default=None, help="the results folder (default: the folder of --config)")
+    parser.add_argument("--profile", default=None, help="short for --config results/<profile>/config.yaml")
+
+
+def from_arguments(args) -> tuple[dict, Path]:
+    """(configuration, results folder) from the arguments of `add_arguments`."""
+    if args.config is None and args.profile is None:
+        raise SystemExit("error: give --config results/<profile>/config.yaml (or --profile <profile>)")
+    path = Path(args.config) if args.config else ROOT / "results" / args.profile / "config.yaml"
+    try:
+        cfg = read(path)
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
+    return cfg, Path(args.dir) if args.dir else path.parent

@@ -1,18 +1,28 @@
-"""The one training runner for every method (SPEC §2.1, §4.3, §5, §8).
+"""The one training runner for every method.
 
-    python -m methods.harness.train --data D.npz --method NAME --run-dir DIR [--profile P | --hparams JSON] [--threads T]
+    python -m methods.harness.train --data D.npz --method NAME --run-dir DIR
+        [--config results/<profile>/config.yaml | --profile P | --hparams JSON] [--threads T] [--classifier C.pt]
 
 Reads the stored training set, builds the method from its hyper-parameters and a seed derived from
 (dataset, setting, method, seed index), and loops: one `train_step` per iteration; every `eval_every` iterations a
 learning-curve row (losses and the paper's metrics: HSR, modes covered and MMD of `curve_samples` generated
-points, KLD, JSD and AUC of an energy; on images fid_classifier and the OOD AUCs; evaluation.evaluate); every
-`checkpoint_every` iterations and at the end a checkpoint (networks, optimisers, iteration, curve and every
-random-number-generator state), from which a killed job resumes. Writes, in DIR: checkpoint.pt, samples.npy,
-curve.csv, train.json (status, iterations, timings), density.npz (energy methods: E on a coarse grid, for figures)
-and, evaluated in this process, metrics.json
-(evaluation/evaluate.py). Non-finite losses (checked every iteration) or parameters (checked before every
-learning-curve row and checkpoint) stop the run with status "diverged", the iteration and the culprits recorded;
-its outputs are still written, so the DAG goes on and the tables count the seed as diverged.
+points, KLD, JSD and AUC of an energy; on images, given the DAG's classifier, fid_classifier and the OOD AUCs:
+evaluation.evaluate's curve functions); every `checkpoint_every` iterations and at the end a checkpoint
+(networks, optimisers, iteration, curve and every random-number-generator state), from which a killed job
+resumes. Writes, in DIR (methods/harness/runfiles.py): checkpoint.pt, samples.npy, curve.csv, train.json (status,
+iterations, timings, hyper-parameters, config hash) and density.npz (2-D energy models: E on a coarse grid, for the
+figures). The final metrics are the next step's (evaluation/evaluate.py, rule `evaluate`): a change to a metric
+re-evaluates the stored runs without retraining them.
+
+Hyper-parameters: from the resolved configuration the DAG writes and runs with (`--config`), from a profile
+resolved here exactly as the DAG resolves it (`--profile`), or as JSON (`--hparams`). A checkpoint is resumed when
+its config hash matches, and the hash covers only what changes the run's numbers (the method's hyper-parameters,
+iterations, data and seed), not how it is run (threads, device, checkpoint and curve cadence:
+methods/harness/config.py, RUNTIME).
+
+Non-finite losses (checked every iteration) or parameters (checked before every learning-curve row and checkpoint)
+stop the run with status "diverged", the iteration and the culprits recorded; its outputs are still written, so
+the DAG goes on and the tables count the seed as diverged.
 """
 from __future__ import annotations
 
@@ -24,18 +34,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm import tqdm
 
 import datasets
 import methods
 from datasets.settings import Setting, derive_seed
+from evaluation import evaluate as ev
 from methods.harness import config as suite_config
 from methods.harness.io import atomic_path, write_json
+from methods.harness.runfiles import (CHECKPOINT, CURVE, DENSITY, SAMPLES, STATUS, load_checkpoint,
+                                      load_training_set, save_checkpoint, track, training_tensors, write_curve,
+                                      write_samples)
 
-CHECKPOINT, SAMPLES, CURVE, STATUS, METRICS = "checkpoint.pt", "samples.npy", "curve.csv", "train.json", "metrics.json"
-DENSITY = "density.npz"  # energy methods: the model's energy on a coarse grid, for figures
 GREY_LEVEL = 2 / 255  # one grey level of a uint8 image mapped to [−1, 1] (datasets.images.to_float): the std of
                       # the images' dequantisation noise (`Batches`)
 
@@ -67,60 +78,7 @@ class Batches:
 def training_batches(data: dict, hp: dict, rng: np.random.Generator) -> Batches:
     """The mini-batch source of a run on its stored training set (datasets.make): 2-D points as stored; images
     (stored as uint8) scaled to [−1, 1] and dequantised by Gaussian noise of one grey level (see `Batches`)."""
-    x = training_tensors(data)
-    return Batches(x, hp["batch_size"], rng, GREY_LEVEL if data["x"].dtype == np.uint8 else 0.0)
-
-
-def load_training_set(path) -> dict:
-    """The stored training set (datasets/make.py); a missing or corrupt file gets a message naming it."""
-    try:
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"training set {path} does not exist; build it with `python -m datasets.make` "
-                                f"or let snakemake do it") from None
-    except Exception as err:  # zipfile/pickle errors of a truncated or foreign file
-        raise ValueError(f"training set {path} is unreadable ({type(err).__name__}: {err}); delete it and "
-                         f"rerun so it is rebuilt") from None
-
-
-def save_checkpoint(path: Path, method, iteration: int, curve: list, rng: np.random.Generator, meta: dict):
-    state = {"meta": meta, "iteration": iteration, "curve": curve, "method": method.checkpoint_state(),
-             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
-             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, weights_only=False, map_location=torch.get_default_device())
-    except Exception as err:
-        raise ValueError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err}). Delete it to retrain "
-                         f"this run from scratch.") from None
-
-
-def build_method(meta: dict):
-    """The method of a run from its checkpoint metadata (name, hyper-parameters, data shape)."""
-    return methods.get(meta["method"])(meta["hparams"], tuple(meta["data_shape"]))
-
-
-def load_method(path) -> tuple:
-    """(method, checkpoint) restored from a run's checkpoint.pt, for evaluation."""
-    ckpt = load_checkpoint(Path(path))
-    method = build_method(ckpt["meta"])
-    method.load_checkpoint_state(ckpt["method"])
-    method.eval()
-    return method, ckpt
-
-
-def training_tensors(data: dict) -> torch.Tensor:
-    """The training points as float32: 2-D points as stored; images (stored as uint8) scaled to [−1, 1]."""
-    if data["x"].dtype == np.uint8:
-        from datasets.images import to_float
-
-        return torch.as_tensor(to_float(data["x"]))
-    return torch.as_tensor(data["x"], dtype=torch.float32)
+    return Batches(training_tensors(data), hp["batch_size"], rng, GREY_LEVEL if track(data) == "image" else 0.0)
 
 
 def non_finite_parameters(method) -> list[str]:
@@ -139,12 +97,10 @@ def curve_evaluator(data: dict, hp: dict, seed: int, classifier=None):
     2-D metrics (evaluation.evaluate.curve_metrics) on `curve_samples` points; on images, with the DAG's
     classifier, fid_classifier / is_classifier and the OOD AUCs (image_curve_metrics); None when there is nothing
     to evaluate (images without a classifier, curve_samples < 2)."""
-    from evaluation import evaluate as ev  # here: evaluate imports this module's helpers to re-evaluate runs
-
     n = hp["curve_samples"]
     if n < 2:
         return None
-    if data["x"].dtype != np.uint8:
+    if track(data) == "2d":
         ds = datasets.get(str(data["dataset"]))
         return lambda method, it: ev.curve_metrics(method, data["clean"], ds, seed, it, n)
     if classifier is None:
@@ -155,10 +111,16 @@ def curve_evaluator(data: dict, hp: dict, seed: int, classifier=None):
     return lambda method, it: ev.image_curve_metrics(method, data, model, setting, seed, it, n, hp["ood_negatives"])
 
 
+def n_samples(data: dict, hp: dict) -> int:
+    """How many samples the final evaluation scores: the dataset's `n_eval` points in 2-D, `eval_samples` images."""
+    return hp["eval_samples"] if track(data) == "image" else datasets.get(str(data["dataset"])).n_eval
+
+
 def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = None, threads: int = 1,
           progress: bool | None = None, classifier=None) -> dict:
-    """Train one run to completion (resuming from run_dir/checkpoint.pt if present); returns its status record.
-    `classifier`: the image track's feature classifier (rule classifier), for image metrics."""
+    """Train one run to completion (resuming from run_dir/checkpoint.pt if its config hash matches); returns its
+    status record (train.json). `classifier`: the image track's feature classifier (rule classifier), for the
+    image learning-curve metrics."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
@@ -172,20 +134,20 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
     ident = {"dataset": str(data["dataset"]), "setting": str(data["setting"]), "method": method_name,
              "seed": int(data["seed"] if seed is None else seed)}
     seed_value = derive_seed(ident["dataset"], ident["setting"], method_name, ident["seed"])
-    image = data["x"].dtype == np.uint8
     torch.manual_seed(seed_value)
     rng = np.random.default_rng(seed_value)
     batches = training_batches(data, hp, rng)
     x = batches.x
     meta = {**ident, "hparams": hp, "data_shape": list(x.shape[1:]), "seed_value": seed_value,
-            "config_hash": suite_config.digest(hp)}
+            "config_hash": suite_config.config_hash(hp, **ident)}
     method = methods.get(method_name)(hp, tuple(x.shape[1:]))
     start, curve = 0, []
     ckpt_path = run_dir / CHECKPOINT
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
-        if ckpt["meta"]["config_hash"] != meta["config_hash"] or ckpt["meta"]["dataset"] != ident["dataset"]:
-            print(f"{ckpt_path} was written with other hyper-parameters or data; starting this run afresh",
+        if ckpt["meta"].get("config_hash") != meta["config_hash"]:
+            print(f"{ckpt_path} was written with other hyper-parameters or data (config hash "
+                  f"{ckpt['meta'].get('config_hash')}, this run's {meta['config_hash']}); starting this run afresh",
                   file=sys.stderr)
         else:
             method.load_checkpoint_state(ckpt["method"])
@@ -226,50 +188,57 @@ def train(data_path, method_name: str, hp: dict, run_dir, seed: int | None = Non
         curve_params = {k: v["params"] for k, v in evaluate_curve(method, iterations).items()}
 
     done = iterations - start if status == "ok" else failure["iteration"] - start - 1
-    n_eval = hp["eval_samples"] if image else datasets.get(ident["dataset"]).n_eval
     with torch.no_grad():
-        samples = method.sample(n_eval).cpu().numpy() if method.has_generator and status == "ok" else \
+        samples = method.sample(n_samples(data, hp)).cpu().numpy() if method.has_generator and status == "ok" else \
             np.zeros((0, *x.shape[1:]), dtype=np.float32)
-    with atomic_path(run_dir / SAMPLES) as tmp, open(tmp, "wb") as f:
-        np.save(f, samples)
-    with atomic_path(run_dir / CURVE) as tmp:
-        pd.DataFrame(curve).to_csv(tmp, index=False)
+    write_samples(run_dir / SAMPLES, samples)
+    write_curve(run_dir / CURVE, curve)
+    if method.has_energy and status == "ok" and track(data) == "2d":  # the density figures (figure_data.npz)
+        with atomic_path(run_dir / DENSITY) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **ev.density_grid(method, data["clean"], datasets.get(ident["dataset"])))
     record = {**ident, "kind": method.kind, "status": status, "failure": failure, "iterations": iterations,
               "iterations_this_session": done, "resumed_from": start, "train_seconds_this_session": train_seconds,
               "seconds_per_1000_iterations": 1000 * train_seconds / done if done > 0 else None,
               "threads": threads, "seed_value": seed_value, "config_hash": meta["config_hash"],
               "curve_params": curve_params or {}, "hparams": hp}
-    write_json(run_dir / STATUS, record)
-    from evaluation.evaluate import density_grid, evaluate_run  # here: evaluation imports this module's helpers
-
-    if method.has_energy and status == "ok" and not image:  # 2-D density figures (figure_data.npz)
-        with atomic_path(run_dir / DENSITY) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **density_grid(method, data["clean"], datasets.get(ident["dataset"])))
-    write_json(run_dir / METRICS, evaluate_run(record, method, samples, data, curve, classifier))
+    write_json(run_dir / STATUS, record)  # last: the evaluation reads it, and Snakemake waits for it
     return record
+
+
+def resolve_hparams(args) -> dict:
+    """The run's hyper-parameters from --hparams, --config (the DAG's resolved configuration) or --profile; the
+    training set's dataset decides the 2-D or image values and a preset's per-dataset entries."""
+    if args.hparams:
+        return json.loads(args.hparams)
+    if args.config:
+        cfg = suite_config.read(args.config)
+    elif args.profile:
+        cfg = suite_config.load(args.profile)
+    else:
+        raise ValueError("give the hyper-parameters: --config results/<profile>/config.yaml (the DAG's resolved "
+                         "configuration), --profile NAME or --hparams JSON")
+    return suite_config.hparams(cfg, args.method, str(load_training_set(args.data)["dataset"]))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="training set .npz written by datasets.make")
-    parser.add_argument("--method", required=True, help=f"one of {', '.join(methods.available())}")
+    parser.add_argument("--method", required=True, help=f"one of {', '.join(methods.available())} (or name@preset)")
     parser.add_argument("--run-dir", required=True, help="folder for checkpoint, samples, curve, train.json")
-    parser.add_argument("--profile", default=None, help="resolve hyper-parameters from this profile")
-    parser.add_argument("--hparams", default=None, help="hyper-parameters as JSON (what the DAG passes)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--classifier", default=None, help="image runs: the feature classifier (rule classifier)")
+    parser.add_argument("--config", default=None, help="the resolved configuration (results/<profile>/config.yaml)")
+    parser.add_argument("--profile", default=None, help="resolve the hyper-parameters from this profile")
+    parser.add_argument("--hparams", default=None, help="hyper-parameters as JSON")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: training.threads)")
+    parser.add_argument("--classifier", default=None, help="image runs: the feature classifier (rule classifier), "
+                                                           "for the image learning-curve metrics")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="tqdm progress bar (default: only on a terminal)")
     args = parser.parse_args(argv)
     try:
-        if args.hparams:
-            hp = json.loads(args.hparams)
-        else:  # the dataset decides image vs 2-D values and per-dataset presets
-            hp = suite_config.hparams(suite_config.load(args.profile), args.method,
-                                      str(load_training_set(args.data)["dataset"]))
         methods.get(args.method)
-        record = train(args.data, args.method, hp, args.run_dir, threads=args.threads, progress=args.progress,
-                       classifier=args.classifier)
+        hp = resolve_hparams(args)
+        record = train(args.data, args.method, hp, args.run_dir, threads=args.threads or hp.get("threads", 1),
+                       progress=args.progress, classifier=args.classifier)
     except (ValueError, FileNotFoundError, KeyError) as err:
         parser.exit(2, f"error: {err}\n")
     print(f"{record['method']} on {record['dataset']}/{record['setting']} seed {record['seed']}: {record['status']}, "

@@ -1,0 +1,122 @@
+"""The user's fresh numbers against the published ones (results/published/<profile>/metrics.csv), metric by metric.
+
+For every (dataset, setting, method, metric) of either metrics.csv (references included), over the seeds: the
+number of seeds n, the mean and the standard deviation sd (ddof 1) of the fresh and of the published values, the
+difference of the means Δ = mean_fresh − mean_published, and the bound 2·√(sd_f²/n_f + sd_p²/n_p), twice the
+standard error of that difference (Welch). The verdict:
+
+* `agree`: |Δ| ≤ bound (plus 1e-9 relative, for round-off): the two are as close as their seeds' spread allows;
+* `differ`: |Δ| > bound;
+* `one seed`: n < 2 on a side, so the spread is unknown (`agree` nonetheless when the values are equal);
+* `not published` / `not rerun`: the cell is on one side only.
+
+Missing values (e.g. fid_inception without its weights) are left out. Without a published metrics.csv the table
+says so. On a CPU the suite is deterministic, so a rerun of the published commit reads Δ = 0 everywhere; a change
+of code, package versions or hardware shows up as `differ` beyond the seeds' spread.
+
+    python -m evaluation.compare --metrics results/<profile>/metrics.csv
+        --published results/published/<profile>/metrics.csv --out results/<profile>/tables/compare
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from methods.harness.io import atomic_path, write_text
+
+CELL = ["dataset", "setting", "method", "metric"]
+RULE = "agree: |Δ| ≤ 2·√(sd_f²/n_f + sd_p²/n_p) (Δ = mean_fresh − mean_published; sd over seeds, ddof 1)"
+VERDICTS = ("agree", "differ", "one seed", "not published", "not rerun")
+
+
+def spread(metrics: pd.DataFrame) -> pd.DataFrame:
+    """n, mean and sd over seeds of every (dataset, setting, method, metric)."""
+    values = metrics.dropna(subset=["value"])
+    return values.groupby(CELL)["value"].agg(n="count", mean="mean", sd=lambda v: v.std(ddof=1))
+
+
+def verdict(row) -> str:
+    if pd.isna(row["n_published"]):
+        return "not published"
+    if pd.isna(row["n_fresh"]):
+        return "not rerun"
+    tolerance = 1e-9 * max(1.0, abs(row["mean_published"]))
+    if min(row["n_fresh"], row["n_published"]) < 2:
+        return "agree" if abs(row["delta"]) <= tolerance else "one seed"
+    return "agree" if abs(row["delta"]) <= row["bound"] + tolerance else "differ"
+
+
+def compare(fresh: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table (module docstring) of two long-format metrics tables (evaluation/aggregate.py)."""
+    table = spread(fresh).add_suffix("_fresh").join(spread(published).add_suffix("_published"), how="outer")
+    table["delta"] = table["mean_fresh"] - table["mean_published"]
+    table["bound"] = 2 * np.sqrt(table["sd_fresh"] ** 2 / table["n_fresh"] +
+                                 table["sd_published"] ** 2 / table["n_published"])
+    table = table.reset_index()
+    table["verdict"] = table.apply(verdict, axis=1) if len(table) else pd.Series(dtype=str)
+    return table
+
+
+def markdown(table: pd.DataFrame, published: Path) -> str:
+    counts = table["verdict"].value_counts()
+    head = (f"Fresh numbers against the published ones ({published}), per (dataset, setting, method, metric); "
+            f"{RULE}.\n\n" + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + "\n\n")
+    shown = table.copy()
+    for col in ("mean_fresh", "sd_fresh", "mean_published", "sd_published", "delta", "bound"):
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    for col in ("n_fresh", "n_published"):
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return head + shown.to_markdown(index=False) + "\n"
+
+
+def write(fresh_path, published_path, out) -> pd.DataFrame | None:
+    """compare.{md,csv} at the stem `out`; returns the table (None without published numbers)."""
+    out, published_path = Path(out), Path(published_path)
+    if not published_path.exists():
+        note = f"No published numbers to compare with: {published_path} does not exist.\n"
+        write_text(out.with_suffix(".md"), note)
+        with atomic_path(out.with_suffix(".csv")) as tmp:
+            pd.DataFrame(columns=[*CELL, "verdict"]).to_csv(tmp, index=False)
+        return None
+    table = compare(pd.read_csv(fresh_path), pd.read_csv(published_path))
+    with atomic_path(out.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    write_text(out.with_suffix(".md"), markdown(table, published_path))
+    return table
+
+
+def summary(csv_path, listed: int = 15) -> str:
+    """The claims report's section on the comparison: counts per verdict and the cells that differ."""
+    head = "## Fresh numbers against the published ones\n\n"
+    path = Path(csv_path)
+    if not path.exists():
+        return head + "No comparison was made (tables/compare.csv is missing).\n"
+    table = pd.read_csv(path)
+    if "delta" not in table.columns:
+        return head + "There are no published numbers for this profile to compare with.\n"
+    counts = table["verdict"].value_counts()
+    text = (head + f"Per (dataset, setting, method, metric), tables/compare.md; {RULE}. " +
+            ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n")
+    differ = table[table["verdict"] == "differ"].assign(size=lambda t: (t["delta"] / t["bound"]).abs())
+    if len(differ):
+        text += "\nLargest differences (|Δ| / bound):\n\n" + "\n".join(
+            f"- {r.dataset}/{r.setting}/{r.method} {r.metric}: {r.mean_fresh:.4g} against {r.mean_published:.4g} "
+            f"(|Δ| = {abs(r.delta):.3g}, bound {r.bound:.3g})"
+            for r in differ.sort_values("size", ascending=False).head(listed).itertuples()) + "\n"
+    return text
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", required=True, help="the fresh metrics.csv")
+    parser.add_argument("--published", required=True, help="the published metrics.csv (may be absent)")
+    parser.add_argument("--out", required=True, help="output stem: writes <out>.md and <out>.csv")
+    args = parser.parse_args(argv)
+    write(args.metrics, args.published, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The resolved configuration (methods/harness/config.py, methods/harness/keys.py): command-line strings become
+numbers, every method entry is checked against the method's declared parameters with one message, the merge order
+of a run's hyper-parameters, and what the config hash covers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import methods
+from methods.harness import config as suite_config
+from methods.harness.config import ConfigError
+
+
+def test_nested_command_line_values_become_numbers():
+    # as Snakemake hands them over: `--config training='{threads: 4}' optim='{lr_implicit: 1e-3}'`
+    cfg = suite_config.load("smoke", {"training": {"threads": "4"}, "optim": {"lr_implicit": "1e-3"},
+                                      "entropy": {"dae_clip": "null"}, "stein": {"bandwidth": "median"},
+                                      "methods": {"wgan_gp": {"gp_weight": "5"}, "egan": {"margin": "null"}}})
+    assert cfg["training"]["threads"] == 4 and isinstance(cfg["training"]["threads"], int)
+    assert cfg["optim"]["lr_implicit"] == 1e-3
+    assert cfg["entropy"]["dae_clip"] is None and cfg["stein"]["bandwidth"] == "median"
+    hp = suite_config.hparams(cfg, "wgan_gp", "two_circle")
+    assert hp["gp_weight"] == 5.0 and hp["threads"] == 4
+    assert suite_config.hparams(cfg, "egan")["margin"] is None
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"training": {"batch_size": "0"}}, "config key training.batch_size: 0 is out of range"),
+    ({"training": {"batch_size": "many"}}, "config key training.batch_size: 'many' is not of type 'integer'"),
+    ({"methods": {"wgan_gp": {"gp_weight": "-1"}}}, "methods.wgan_gp.gp_weight: -1.0 is out of range"),
+    ({"methods": {"wgan_gp": {"lr_implicit": 0}}}, "methods.wgan_gp.lr_implicit: 0 is out of range"),
+    ({"methods": {"wgan_gp": {"penalty": "sideways"}}}, "methods.wgan_gp.penalty: 'sideways' is not valid"),
+    ({"presets": {"released_code": {"joint_w": {"stein_updatez": "joint"}}}},
+     "presets.released_code.joint_w: unknown key 'stein_updatez' (did you mean 'stein_updates'?)"),
+    ({"images": {"hparams": {"image_widht": 1}}}, "images.hparams: unknown key 'image_widht'"),
+])
+def test_bad_values_get_one_message_naming_the_key(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        suite_config.load("smoke", overrides)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_a_typo_in_a_method_entry_names_the_method_the_key_and_its_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        suite_config.load("smoke", {"methods": {"wgan_gp": {"gp_wieght": "5"}}})
+    text = str(err.value)
+    assert text.startswith("methods.wgan_gp: unknown key 'gp_wieght' (did you mean 'gp_weight'?); valid keys of "
+                           "wgan_gp: ")
+    assert all(k in text for k in methods.get("wgan_gp").parameters)  # its declared parameters …
+    assert "lr_implicit" in text and "batch_size" in text  # … and the shared sections' keys
+
+
+def test_hyperparameters_merge_in_order_shared_defaults_entry_images_preset():
+    cfg = suite_config.load("default")
+    declared = methods.get("joint_w").defaults()
+    plain = suite_config.hparams(cfg, "joint_w", "two_circle")
+    assert {k: plain[k] for k in declared} == {**declared, **(cfg["methods"]["joint_w"] or {})}
+    assert plain["batch_size"] == cfg["training"]["batch_size"]
+    image = suite_config.hparams(cfg, "joint_w", "mnist5k")  # images: hparams: over the entry
+    assert image["batch_size"] == cfg["images"]["hparams"]["batch_size"] != plain["batch_size"]
+    assert image["eval_samples"] == cfg["images"]["eval_samples"]
+    preset = suite_config.hparams(cfg, "joint_w@released_code", "two_spiral")  # the preset last
+    released = cfg["presets"]["released_code"]
+    assert preset["gp_weight"] == released["by_dataset"]["two_spiral"]["gp_weight"]
+    assert preset["stein_updates"] == released["joint_w"]["stein_updates"] != plain["stein_updates"]
+    assert preset["noise_std"] == released["all"]["noise_std"]
+
+
+def test_config_entries_hold_only_what_differs_from_the_declared_defaults():
+    cfg = yaml.safe_load((suite_config.ROOT / "config" / "config.yaml").read_text())
+    for name, entry in cfg["methods"].items():
+        declared = methods.get(name).defaults()
+        same = {k: v for k, v in (entry or {}).items() if k in declared and declared[k] == v}
+        assert not same, f"methods.{name} repeats declared defaults: {same}"
+
+
+def test_the_config_hash_covers_what_changes_the_numbers_only():
+    cfg = suite_config.load("smoke")
+    hp = suite_config.hparams(cfg, "wgan_gp", "two_circle")
+    ident = ("two_circle", "clean", "wgan_gp", 0)
+    base = suite_config.config_hash(hp, *ident)
+    for key, value in (("threads", 4), ("device", "cuda"), ("checkpoint_every", 7), ("eval_every", 3)):
+        assert suite_config.config_hash({**hp, key: value}, *ident) == base, key
+    for key, value in (("gp_weight", 1.0), ("iterations", 31), ("batch_size", 50), ("curve_samples", 10)):
+        assert suite_config.config_hash({**hp, key: value}, *ident) != base, key
+    assert suite_config.config_hash(hp, "two_spiral", "clean", "wgan_gp", 0) != base
+    assert suite_config.config_hash(hp, "two_circle", "clean", "wgan_gp", 1) != base
+
+
+def test_the_resolved_file_is_rewritten_only_when_its_content_changes(tmp_path):
+    cfg = suite_config.load("smoke")
+    path = tmp_path / "config.yaml"
+    assert suite_config.write(cfg, path)
+    assert not suite_config.write(cfg, path)  # same content: the file (and its mtime) stays
+    assert suite_config.read(path) == cfg
+    assert suite_config.write({**cfg, "seeds": 2}, path) and suite_config.read(path)["seeds"] == 2
+
+
+def test_the_snakefile_takes_its_output_names_from_light_modules():
+    """Every Snakemake invocation (and on a cluster every job) parses the Snakefile: the names of its outputs come
+    from modules that import no plotting, table or deep-learning library, and the evaluation step does not import
+    the training runner."""
+    from tests.conftest import ROOT
+
+    probe = ("import sys; import datasets, evaluation.outputs, methods.harness.config; "
+             "heavy = {'matplotlib', 'seaborn', 'pandas', 'torch'} & set(sys.modules); assert not heavy, heavy; "
+             "import evaluation.evaluate; assert 'methods.harness.train' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,36 @@
+"""Figures (evaluation/figures.py) group methods by their kind (implicit, explicit, joint), read from runs.csv or
+the method registry, so a new method or a preset variant appears without any list of names to edit."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from evaluation import figures
+
+
+def curve_rows(dataset, method, seeds=2, iterations=(50, 100, 150)):
+    return [{"dataset": dataset, "setting": "clean", "method": method, "seed": k, "iteration": it,
+             "mmd": 0.1 / it + 0.01 * k} for k in range(seeds) for it in iterations]
+
+
+def test_method_kinds_come_from_runs_csv_then_the_registry():
+    runs = pd.DataFrame({"method": ["my_new_method", "wgan_gp"], "kind": ["explicit", None]})
+    kinds = figures.method_kinds(runs, ["my_new_method", "wgan_gp", "joint_w@released_code", "not_a_method"])
+    assert kinds == {"my_new_method": "explicit", "wgan_gp": "implicit", "joint_w@released_code": "joint",
+                     "not_a_method": "other"}
+    assert figures.method_kinds(runs.drop(columns="kind"), ["dem"]) == {"dem": "explicit"}
+
+
+def test_curves_figure_has_one_column_per_kind_and_every_method_in_its_legend():
+    methods = ["wgan_gp", "joint_w@released_code", "my_new_method"]
+    curves = pd.DataFrame(sum((curve_rows(d, m) for d in ("two_circle", "two_spiral") for m in methods), []) +
+                          curve_rows("two_circle", "floor", seeds=1))
+    runs = pd.DataFrame({"dataset": "two_circle", "setting": "clean", "method": methods,
+                         "kind": ["implicit", "joint", "explicit"]})
+    fig = figures.curves_figure(curves, runs)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == [f"{d}: {k} methods" for d in ("Two-Circle", "Two-Spiral")
+                                               for k in ("implicit", "explicit", "joint")]
+    legends = [t.get_text() for ax in axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert set(methods) <= set(legends) and "floor: Gaussian fit" in legends
+    plt.close(fig)
