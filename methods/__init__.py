@@ -2,7 +2,7 @@
 
 A method file `methods/<name>.py` defines one subclass of `methods.core.base.Method` with `name = "<name>"`,
 decorated with `@register`, written from the update blocks of methods/core/updates.py; it declares its own
-hyper-parameters (`parameters`, name → Param, defaults equal to config/config.yaml's `methods: <name>:` entry).
+hyper-parameters (`hyperparameters`, name → Param, defaults equal to config/config.yaml's `methods: <name>:` entry).
 Nothing else needs editing: `available()` finds the file, the DAG, tests, tables and figures pick it up.
 `python -m methods` lists every method with its kind and declared parameters.
 
@@ -31,7 +31,7 @@ def register(cls):
                         f"a method's name must equal its file's name ({module!r})")
     if cls.kind not in KINDS:
         raise TypeError(f"method {cls.name!r} has kind = {cls.kind!r}; valid kinds: {', '.join(KINDS)}")
-    for key, param in getattr(cls, "parameters", {}).items():  # a declared default must be valid itself
+    for key, param in getattr(cls, "hyperparameters", {}).items():  # a declared default must be valid itself
         param.check(param.default, f"methods.{cls.name}.{key}")
     _REGISTRY[cls.name] = cls
     return cls
@@ -61,7 +61,7 @@ def get(name: str) -> type:
 
 def register_variant(method: type, module: str, doc: str, **attributes) -> type:
     """Register, for the method file `module` (pass `__name__`), a method with `method`'s algorithm and other class
-    attributes (e.g. `loss="gan"`, `kind="joint"`, `parameters={...}`): a class of its own, built from `method`'s
+    attributes (e.g. `loss="gan"`, `kind="joint"`, `hyperparameters={...}`): a class of its own, built from `method`'s
     body, not a subclass of it (methods/joint_js.py, methods/dgm.py). `doc` (pass `__doc__`) is its docstring."""
     name = module.rsplit(".", 1)[-1]
     body = {k: v for k, v in vars(method).items() if k not in _CLASS_BOOKKEEPING}

@@ -27,9 +27,9 @@ def describe(name: str) -> str:
     cls = methods.get(name)
     roles = [role for role, has in (("generator", cls.has_generator), ("energy", cls.has_energy)) if has]
     lines = [f"{name}  ({cls.kind}; {' + '.join(roles)})"]
-    if not cls.parameters:
+    if not cls.hyperparameters:
         lines.append("    (no parameters of its own: only the shared sections of config/config.yaml)")
-    rows = [(key, repr(p.default), valid(p), p.help) for key, p in cls.parameters.items()]
+    rows = [(key, repr(p.default), valid(p), p.help) for key, p in cls.hyperparameters.items()]
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     for key, default, values, help_ in rows:
         lines.append(f"    {key:<{widths[0]}}  {default:<{widths[1]}}  {values:<{widths[2]}}  {help_}")

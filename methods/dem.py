@@ -21,12 +21,13 @@ class Dem(Method):
     name = "dem"
     kind = "explicit"
     has_energy = True
-    parameters = {}  # S and its options are the shared `stein:` section
+    stackable = True
+    hyperparameters = {}  # S and its options are the shared `stein:` section
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        super().__init__(hp, data_shape, stack)
         hp = self.hp
-        self.energy_net = energy(hp, data_shape)
+        self.energy_net = energy(hp, data_shape, self.stack)
         opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.stein_critic = stein_critic(hp, data_shape)  # None for the KSD
         opt_f = None if self.stein_critic is None else \

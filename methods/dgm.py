@@ -39,8 +39,8 @@ from methods.core.params import Param
 from methods.egan import Egan
 
 # egan's updates, kind "joint" (an energy model and a generator, each trained against the other), its own defaults
-Dgm = register_variant(Egan, __name__, __doc__, kind="joint", parameters={
-    **Egan.parameters,
+Dgm = register_variant(Egan, __name__, __doc__, kind="joint", hyperparameters={
+    **Egan.hyperparameters,
     "margin": Param(None, "null: the plain maximum-likelihood loss E_data[E] − E_G[E]", low=0, nullable=True,
                     type=float),
     "base_std": Param(10.0, "σ of the Gaussian base term (paper: σ = 1 on normalised data; 2-D data span ~±10)",

@@ -53,7 +53,7 @@ class EbmLangevin(Method):
     kind = "explicit"
     has_generator = True  # the Langevin sampler
     has_energy = True
-    parameters = {
+    hyperparameters = {
         "langevin_steps": Param(20, "K steps per training iteration (buffered chains continue across iterations)",
                                 low=1),
         "langevin_step": Param(0.1, "η: x ← x − (η/2)∇E(x) + s·ε; absolute units: needs η ≪ 2 × (mode variance)",
@@ -73,10 +73,10 @@ class EbmLangevin(Method):
                                 "last noisy state"),
     }
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        super().__init__(hp, data_shape, stack)
         hp = self.hp  # sample_init and the other declared parameters checked by Method.__init__
-        self.energy_net = energy(hp, data_shape)
+        self.energy_net = energy(hp, data_shape, self.stack)
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
         self.register_buffer("data_low", torch.full(data_shape, float("inf")))   # running min of training batches

@@ -91,7 +91,7 @@ class Egan(Method):
     kind = "explicit"  # the energy is the model; its generator is the sampler that calibrates it
     has_generator = True
     has_energy = True
-    parameters = {
+    hyperparameters = {
         "energy_steps": Param(5, "energy (discriminator) updates per generator update (papers: 1)", low=1),
         "entropy_weight": Param(1.0, "w; 1 makes the generator loss KL(P_G ‖ p_E) up to log Z", low=0),
         "margin": Param(10.0, "hinge max(E_data − E(G(z)), −m) per generated sample (released code); null = linear",
@@ -104,11 +104,11 @@ class Egan(Method):
                               low=0),
     }
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        Method.__init__(self, hp, data_shape)  # by name, not super(): dgm's class is built from this body
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): dgm's class is built from this body
         hp = self.hp
         self.energy_net = BasedEnergy(hp, data_shape)
-        self.generator = generator(hp, data_shape)
+        self.generator = generator(hp, data_shape, self.stack)
         self.entropy = self.score_estimator("entropy_dae")  # s(x) ≈ ∇log q_G(x), fitted on generated samples
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
         # the generator descends −w·H(P_G) + E_G[E] = KL(P_G ‖ p_E) + log Z (w = 1)

@@ -22,11 +22,12 @@ class Gan(Method):
     name = "gan"
     kind = "implicit"
     has_generator = True
-    parameters = GAN_PARAMETERS
+    stackable = True
+    hyperparameters = GAN_PARAMETERS
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        super().__init__(hp, data_shape, stack)
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.updates = AdversarialTraining(self, "gan")
 
     def train_step(self, data):

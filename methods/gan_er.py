@@ -24,11 +24,11 @@ class GanEr(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_er: "wgan"
     has_generator = True
-    parameters = {**GAN_PARAMETERS, **Entropy.parameters}
+    hyperparameters = {**GAN_PARAMETERS, **Entropy.hyperparameters}
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        Method.__init__(self, hp, data_shape)  # by name, not super(): wgan_er is a class built from this body
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): wgan_er is a class built from this body
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples
         self.updates = AdversarialTraining(self, self.loss, [Entropy(self.dae, self.hp["entropy_weight"])])
 

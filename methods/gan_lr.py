@@ -23,11 +23,11 @@ class GanLr(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_lr: "wgan"
     has_generator = True
-    parameters = {**GAN_PARAMETERS, **Likelihood.parameters}
+    hyperparameters = {**GAN_PARAMETERS, **Likelihood.hyperparameters}
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        Method.__init__(self, hp, data_shape)  # by name, not super(): wgan_lr is a class built from this body
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): wgan_lr is a class built from this body
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.dae = self.score_estimator("dae")  # ∇ log p_data, fitted on data
         self.updates = AdversarialTraining(self, self.loss, [Likelihood(self.dae, self.hp["likelihood_weight"])])
 

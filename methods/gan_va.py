@@ -24,12 +24,12 @@ class GanVa(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_va: "wgan"
     has_generator = True
-    parameters = {**GAN_PARAMETERS, **AnnealedEntropy.parameters}
+    hyperparameters = {**GAN_PARAMETERS, **AnnealedEntropy.hyperparameters}
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        Method.__init__(self, hp, data_shape)  # by name, not super(): wgan_va is a class built from this body
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): wgan_va is a class built from this body
         hp = self.hp
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
         entropy = AnnealedEntropy(self.dae, hp["entropy_weight"], hp["anneal_fraction"], hp["iterations"],

@@ -12,4 +12,5 @@ from methods import register_variant
 from methods.core.updates import GAN_PARAMETERS
 from methods.joint_w import JointW
 
-JointJs = register_variant(JointW, __name__, __doc__, loss="gan", parameters={**JointW.parameters, **GAN_PARAMETERS})
+JointJs = register_variant(JointW, __name__, __doc__, loss="gan",
+                           hyperparameters={**JointW.hyperparameters, **GAN_PARAMETERS})

@@ -49,10 +49,11 @@ class JointW(Method):
     name = "joint_w"
     kind = "joint"
     has_generator = True
+    stackable = True
     has_energy = True
     loss = "wgan"   # D1 (methods/core/losses.py); joint_js: "gan"
     bridged = True  # joint_w_nobridge: False, λ2 = 0 whatever `bridge_weight` says
-    parameters = {
+    hyperparameters = {
         **WGAN_GP_PARAMETERS,
         "data_weight": Param(1.0, "λ1 on S(P_data, p_E)", low=0),
         "bridge_weight": Param(1.0, "λ2 on the bridge S(P_G, p_E) (1: the released code's; no value in the paper's "
@@ -69,15 +70,15 @@ class JointW(Method):
                                "(released code: one step per Stein loss)", choices=STEIN_UPDATES),
     }
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
         # Method.__init__ by name, not super(): joint_js and joint_w_nobridge are classes built from this body
-        Method.__init__(self, hp if self.bridged else {**hp, "bridge_weight": 0.0}, data_shape)
+        Method.__init__(self, hp if self.bridged else {**hp, "bridge_weight": 0.0}, data_shape, stack)
         hp = self.hp
         joint = hp["stein_updates"] == "joint"
         implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"])
         explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
-        self.energy_net, self.stein_critic = energy(hp, data_shape), stein_critic(hp, data_shape)
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
+        self.energy_net, self.stein_critic = energy(hp, data_shape, self.stack), stein_critic(hp, data_shape)
         opt_g = self.optimizer("generator", self.generator, *implicit)
         self.critic_update = CriticUpdate(self.critic, self.optimizer("critic", self.critic, *implicit), self.loss,
                                           hp)

@@ -16,5 +16,5 @@ from methods.joint_w import JointW
 
 JointWNobridge = register_variant(
     JointW, __name__, __doc__, bridged=False,
-    parameters={**JointW.parameters,
+    hyperparameters={**JointW.hyperparameters,
                 "bridge_weight": Param(0.0, "λ2: forced to 0 by this ablation, whatever the value", low=0)})

@@ -12,4 +12,4 @@ from methods.gan_er import GanEr
 
 # gan_er's algorithm on WGAN-GP's critic and generator loss
 WganEr = register_variant(GanEr, __name__, __doc__, loss="wgan",
-                                 parameters={**WGAN_GP_PARAMETERS, **Entropy.parameters})
+                          hyperparameters={**WGAN_GP_PARAMETERS, **Entropy.hyperparameters})

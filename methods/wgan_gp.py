@@ -21,11 +21,12 @@ class WganGp(Method):
     name = "wgan_gp"
     kind = "implicit"
     has_generator = True
-    parameters = WGAN_GP_PARAMETERS
+    stackable = True
+    hyperparameters = WGAN_GP_PARAMETERS
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
-        super().__init__(hp, data_shape)
-        self.generator, self.critic = generator(hp, data_shape), critic(hp, data_shape)
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
+        super().__init__(hp, data_shape, stack)
+        self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.updates = AdversarialTraining(self, "wgan")
 
     def train_step(self, data):

@@ -12,4 +12,4 @@ from methods.gan_lr import GanLr
 
 # gan_lr's algorithm on WGAN-GP's critic and generator loss
 WganLr = register_variant(GanLr, __name__, __doc__, loss="wgan",
-                                 parameters={**WGAN_GP_PARAMETERS, **Likelihood.parameters})
+                          hyperparameters={**WGAN_GP_PARAMETERS, **Likelihood.hyperparameters})

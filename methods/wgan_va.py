@@ -12,4 +12,4 @@ from methods.gan_va import GanVa
 
 # gan_va's algorithm on WGAN-GP's critic and generator loss
 WganVa = register_variant(GanVa, __name__, __doc__, loss="wgan",
-                                 parameters={**WGAN_GP_PARAMETERS, **AnnealedEntropy.parameters})
+                          hyperparameters={**WGAN_GP_PARAMETERS, **AnnealedEntropy.hyperparameters})

@@ -1,6 +1,7 @@
 """Shared fixtures: configuration helpers and the location of the authors' reference data."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,19 @@ def tiny_hparams(method: str, **over) -> dict:
     hp = suite_config.hparams(cfg, method)
     hp.update({"batch_size": 16, "hidden": 16, "curve_samples": 32}, **over)
     return hp
+
+
+@contextlib.contextmanager
+def float64():
+    """torch's default dtype is float64 inside the block (tensors, networks and optimiser slots made there)."""
+    import torch
+
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(default)
 
 
 @pytest.fixture(scope="session")

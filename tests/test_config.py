@@ -49,7 +49,7 @@ def test_a_typo_in_a_method_entry_names_the_method_the_key_and_its_valid_keys():
     text = str(err.value)
     assert text.startswith("methods.wgan_gp: unknown key 'gp_wieght' (did you mean 'gp_weight'?); valid keys of "
                            "wgan_gp: ")
-    assert all(k in text for k in methods.get("wgan_gp").parameters)  # its declared parameters …
+    assert all(k in text for k in methods.get("wgan_gp").hyperparameters)  # its declared parameters …
     assert "lr_implicit" in text and "batch_size" in text  # … and the shared sections' keys
 
 

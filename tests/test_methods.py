@@ -73,12 +73,12 @@ def test_method_files_use_blocks_not_the_fast_paths_internals():
 @pytest.mark.parametrize("name", ALL)
 def test_declared_parameters_are_valid(name):
     cls = methods.get(name)
-    assert isinstance(cls.parameters, dict) and cls.defaults() == {k: p.default for k, p in cls.parameters.items()}
-    for key, param in cls.parameters.items():
+    assert isinstance(cls.hyperparameters, dict) and cls.defaults() == {k: p.default for k, p in cls.hyperparameters.items()}
+    for key, param in cls.hyperparameters.items():
         assert param.help and "\n" not in param.help, (name, key)
         assert param.check(param.default, f"{name}.{key}") == param.default, (name, key)
     method = build(name)  # the built method resolves every declared parameter
-    assert set(cls.parameters) <= set(method.hp)
+    assert set(cls.hyperparameters) <= set(method.hp)
 
 
 def test_python_m_methods_lists_every_method_without_the_harness():
@@ -90,7 +90,7 @@ def test_python_m_methods_lists_every_method_without_the_harness():
     for name in ALL:
         cls = methods.get(name)
         assert f"{name}  ({cls.kind}" in out.stdout
-        for key in cls.parameters:
+        for key in cls.hyperparameters:
             assert key in out.stdout
 
 

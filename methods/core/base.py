@@ -9,7 +9,7 @@ runner (`methods/harness/train.py`) owns the loop, the data, checkpoints, loggin
 * `energy(x)`: E(x) with p(x) ∝ exp(−E(x)), where it has an explicit model (`has_energy`);
 * `checkpoint_state()` / `load_checkpoint_state()`: networks and optimiser slots;
 
-and declares `parameters`, its own hyper-parameters (methods/core/params.py `Param`). A method is written from the
+and declares `hyperparameters`, its own hyper-parameters (methods/core/params.py `Param`). A method is written from the
 update blocks of methods/core/updates.py, which choose between the closed-form fast paths and autograd.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from torch import nn
 from methods.core.entropy import DAEScore
 from methods.core.optim import Adam, RMSprop
 from methods.core.params import Param
+from methods.core.stack import Stack
 from methods.core.updates import descend
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -39,18 +40,24 @@ class Method(nn.Module):
     has_energy: bool = False
     # the method's own hyper-parameters (not those of config.yaml's shared sections): name → Param with its default;
     # config/config.yaml's `methods: <name>:` entry and the profiles override them (`python -m methods` lists them)
-    parameters: dict[str, Param] = {}
+    hyperparameters: dict[str, Param] = {}
+    # whether K runs can train as one stack (methods/core/stack.py): its networks come from methods/core/nets.py
+    # with `self.stack`, its steps from the update blocks, and its own tensor code keeps a leading run dimension
+    stackable: bool = False
 
     @classmethod
     def defaults(cls) -> dict:
-        """{name: default} of the declared `parameters`."""
-        return {key: param.default for key, param in cls.parameters.items()}
+        """{name: default} of the declared `hyperparameters`."""
+        return {key: param.default for key, param in cls.hyperparameters.items()}
 
-    def __init__(self, hp: dict, data_shape: tuple[int, ...]):
+    def __init__(self, hp: dict, data_shape: tuple[int, ...], stack: Stack | None = None):
         super().__init__()
+        if stack is not None and not self.stackable:
+            raise ValueError(f"method {self.name!r} does not train in stacks; give it stack: 1")
+        self.stack = stack  # None: one run
         # the declared parameters: their defaults where hp lacks them, each value checked (Param.check)
         self.hp = {**self.defaults(), **hp}
-        for key, param in self.parameters.items():
+        for key, param in self.hyperparameters.items():
             self.hp[key] = param.check(self.hp[key], f"methods.{self.name}.{key}")
         self.data_shape = tuple(data_shape)
         self.optimizers: dict[str, Adam | RMSprop] = {}
@@ -73,10 +80,15 @@ class Method(nn.Module):
         return self.energy_net(x)
 
     # --- helpers ------------------------------------------------------------------------------------------------
+    @property
+    def runs(self) -> int | None:
+        """K for a stack, None for one run (the optimisers' layout)."""
+        return None if self.stack is None else len(self.stack)
+
     def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> Adam:
         """An Adam optimiser for `module` (methods/core/optim.py), kept under `name` so checkpoints save its
         slots."""
-        opt = Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]))
+        opt = Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]), runs=self.runs)
         self.optimizers[name] = opt
         return opt
 
@@ -88,7 +100,7 @@ class Method(nn.Module):
             return self.adam(name, module, lr, beta1)
         if kind != "rmsprop":
             raise ValueError(f"unknown optimizer {kind!r} for {name}; valid: {', '.join(OPTIMIZERS)}")
-        opt = RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"])
+        opt = RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"], runs=self.runs)
         self.optimizers[name] = opt
         return opt
 

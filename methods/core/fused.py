@@ -19,7 +19,9 @@ once more. Autograd does this by replaying every recorded operation of the chain
 
 The same matrix products autograd would run, a few element-wise operations, and no recorded graph.
 tests/test_fused.py checks values and every gradient (parameters and x) against autograd's double backward for
-each activation and head. Only the first `rows` rows need g_0 (the critic's interpolates; the rest of the batch
+each activation and head. A stack of K runs (methods/core/stack.py) gives every tensor a leading run dimension:
+x (K, B, d), W_l (K, out, in), b_l (K, out); the same formulas run as batched products. Only the first `rows` rows
+need g_0 (the critic's interpolates; the rest of the batch
 only needs v), so the chain runs on those rows alone.
 """
 from __future__ import annotations
@@ -62,18 +64,18 @@ def forward(x: torch.Tensor, rows: int, act: Derivatives, head: Derivatives, par
     phi, dphi = act.fast or act.fn, act.slope
     a, zs, acts, slopes = x, [], [x], []
     for w, b in zip(weights[:-1], biases[:-1]):
-        z = torch.addmm(b, a, w.T)
+        z = _affine(b, a, w)
         a = phi(z)
         zs.append(z)
         acts.append(a)
         slopes.append(dphi(z, a))
-    h = torch.addmm(biases[-1], a, weights[-1].T)
+    h = _affine(biases[-1], a, weights[-1])
     value = (head.fast or head.fn)(h).sum(-1)
     top = head.slope(h)  # δ_{L+1} for every row; the chain uses its first `rows`
-    g = _mm(top[:rows], weights[-1])
+    g = _mm(top[..., :rows, :], weights[-1])
     gs, deltas = [], []
     for w, p in zip(reversed(weights[:-1]), reversed(slopes)):
-        delta = g * p[:rows]
+        delta = g * p[..., :rows, :]
         gs.append(g)
         deltas.append(delta)
         g = _mm(delta, w)
@@ -91,22 +93,22 @@ def backward(saved: Saved, value_bar: torch.Tensor | None, grad_bar: torch.Tenso
     d2phi, d2f = saved.act.curvature, saved.head.curvature
     w_bar = [None] * (n + 1)
     z_extra = [None] * n
-    h_bar = None if value_bar is None else value_bar[:, None] * top
+    h_bar = None if value_bar is None else value_bar[..., None] * top
     if grad_bar is not None:
         g_bar = grad_bar
         for l in range(n):  # layer l + 1 of the chain, bottom up
-            d_bar = _mm(g_bar, weights[l].T)
-            w_bar[l] = _mm(deltas[l].T, g_bar) if need_params else None
-            g_bar = d_bar * slopes[l][:rows]
-            curv = d2phi(zs[l][:rows], acts[l + 1][:rows], slopes[l][:rows])  # None: φ'' = 0
+            d_bar = _mm(g_bar, weights[l].mT)
+            w_bar[l] = _mm(deltas[l].mT, g_bar) if need_params else None
+            g_bar = d_bar * slopes[l][..., :rows, :]
+            curv = d2phi(zs[l][..., :rows, :], acts[l + 1][..., :rows, :], slopes[l][..., :rows, :])  # None: φ'' = 0
             z_extra[l] = None if curv is None else d_bar * gs[l] * curv
-        w_bar[n] = _mm(top[:rows].T, g_bar) if need_params else None
-        curv = d2f(h[:rows])  # None: f'' = 0
+        w_bar[n] = _mm(top[..., :rows, :].mT, g_bar) if need_params else None
+        curv = d2f(h[..., :rows, :])  # None: f'' = 0
         if curv is not None:
-            curv = _mm(g_bar, weights[n].T) * curv
+            curv = _mm(g_bar, weights[n].mT) * curv
             if h_bar is None:
                 h_bar = torch.zeros_like(h)
-            h_bar[:rows] += curv
+            h_bar[..., :rows, :] += curv
     grads = [None] * (2 * (n + 1))
     if h_bar is None and grad_bar is None:
         return None, grads
@@ -115,21 +117,21 @@ def backward(saved: Saved, value_bar: torch.Tensor | None, grad_bar: torch.Tenso
         a_bar = None
     else:
         if need_params:
-            grads[2 * n] = _add(w_bar[n], _mm(h_bar.T, acts[n]))
-            grads[2 * n + 1] = h_bar.sum(0)
+            grads[2 * n] = _add(w_bar[n], _mm(h_bar.mT, acts[n]))
+            grads[2 * n + 1] = h_bar.sum(-2)
         a_bar = _mm(h_bar, weights[n])
     for l in reversed(range(n)):
         z_bar = None if a_bar is None else a_bar * slopes[l]
         if z_extra[l] is not None:
             if z_bar is None:
                 z_bar = torch.zeros_like(zs[l])
-            z_bar[:rows] += z_extra[l]
+            z_bar[..., :rows, :] += z_extra[l]
         if z_bar is None:
             grads[2 * l], a_bar = w_bar[l], None
             continue
         if need_params:
-            grads[2 * l] = _add(w_bar[l], _mm(z_bar.T, acts[l]))
-            grads[2 * l + 1] = z_bar.sum(0)
+            grads[2 * l] = _add(w_bar[l], _mm(z_bar.mT, acts[l]))
+            grads[2 * l + 1] = z_bar.sum(-2)
         if l > 0 or need_x:
             a_bar = _mm(z_bar, weights[l])
     return (a_bar if need_x else None), grads
@@ -151,11 +153,23 @@ class ValueAndGrad(torch.autograd.Function):
         return (x_bar, None, None, None, *grads)
 
 
+def _affine(b: torch.Tensor, a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """a Wᵀ + b for one run (a (B, in), W (out, in), b (out,)) or a stack (a (K, B, in), W (K, out, in),
+    b (K, out))."""
+    if w.dim() == 2:
+        return torch.addmm(b, a, w.T)
+    return torch.baddbmm(b[:, None, :], a, w.mT)
+
+
 def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b, computed as (bᵀ aᵀ)ᵀ when b has few columns: BLAS is slow at products with a skinny right factor
-    (measured, one thread: (128 × 300)(300 × 2) 46 µs, its transposed form 8 µs)."""
-    if b.shape[1] <= 8 < a.shape[1]:
-        return (b.T @ a.T).T
+    """a @ b (batched over a leading run dimension, if any), computed as (bᵀ aᵀ)ᵀ when b has few columns: BLAS is
+    slow at products with a skinny right factor (measured, one thread: (128 × 300)(300 × 2) 46 µs, its transposed
+    form 8 µs); an outer product (inner dimension 1) is a broadcast product, which batched BLAS is slow at (one
+    thread, 9 × (300 × 1)(1 × 128): bmm 0.6 ms)."""
+    if a.shape[-1] == 1:  # an outer product: every entry is one product, exactly as BLAS would form it
+        return a * b
+    if b.shape[-1] <= 8 < a.shape[-1]:
+        return (b.mT @ a.mT).mT
     return a @ b
 
 

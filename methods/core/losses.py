@@ -22,11 +22,16 @@ def penalty_terms(grad: torch.Tensor, kind: str = "two_sided") -> tuple[torch.Te
     `hinge` (the authors' released 2-D code, `tf.nn.relu(gradient_norm - 1)`): φ(n) = relu(n − 1), unsquared,
     φ' = 1 where n > 1, else 0."""
     norm = grad.flatten(1).norm(dim=1)
+    return norm, *penalty_of_norm(norm, kind)
+
+
+def penalty_of_norm(norm: torch.Tensor, kind: str = "two_sided") -> tuple[torch.Tensor, torch.Tensor]:
+    """(φ(n), φ'(n)) of the gradient penalty `kind` at the gradient norms n (`penalty_terms`)."""
     excess = norm - 1
     if kind == "two_sided":
-        return norm, excess.pow(2), 2 * excess
+        return excess.pow(2), 2 * excess
     if kind == "hinge":
-        return norm, excess.clamp_min(0), (excess > 0).to(norm.dtype)
+        return excess.clamp_min(0), (excess > 0).to(norm.dtype)
     raise ValueError(f"unknown gradient penalty {kind!r}; valid: {', '.join(PENALTIES)}")
 
 
@@ -40,7 +45,9 @@ def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | Non
     """x̂ = εx + (1−ε)G(z), ε ~ U[0, 1] per sample (Gulrajani et al. 2017); `eps` (B, 1, …) may be given."""
     if eps is None:
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)))
-    return torch.lerp(fake, real, eps.view(real.shape[0], *([1] * (real.dim() - 1))))
+    if eps.dim() < real.dim():  # (B, 1) for images (B, C, H, W); a stack's (K, B, 1) already broadcasts
+        eps = eps.view(real.shape[0], *([1] * (real.dim() - 1)))
+    return torch.lerp(fake, real, eps)
 
 
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, kind: str = "two_sided",
@@ -62,20 +69,21 @@ def critic_loss(kind: str, critic, real: torch.Tensor, fake: torch.Tensor, hp: d
     A critic with `value_and_grad` (an MLP, methods/core/nets.py) is evaluated once on [x̂; x; G(z)] with ∇D(x̂) in
     closed form (methods/core/fused.py); other critics go through `gradient_penalty`. The two agree to float
     round-off (tests/test_losses.py)."""
+    dim = 1 if real.dim() == 3 else 0  # the batch dimension: 1 for a stack of 2-D runs (K, B, d)
+    b = real.shape[dim]
     if kind == "wgan":
         if isinstance(critic, Critic):  # an MLP critic: closed-form ∇D
-            b = real.shape[0]
             x_hat = interpolates(real, fake, eps)
-            out, grad = critic.value_and_grad(torch.cat([x_hat, real, fake]), rows=b)
-            _, d_real, d_fake = out.split(b)
-            return d_fake.mean() - d_real.mean() + hp["gp_weight"] * penalty_from_grad(grad, hp["penalty"])
+            out, grad = critic.value_and_grad(torch.cat([x_hat, real, fake], dim), rows=b)
+            _, d_real, d_fake = out.split(b, -1)
+            penalty = penalty_of_norm(grad.norm(dim=-1), hp["penalty"])[0].mean(-1)
+            return d_fake.mean(-1) - d_real.mean(-1) + hp["gp_weight"] * penalty
         gp = gradient_penalty(critic, real, fake, hp["penalty"], eps)
         return critic(fake).mean() - critic(real).mean() + hp["gp_weight"] * gp
     if kind == "gan":
-        b = real.shape[0]
         # one pass over both batches; BCE(d, 1) = softplus(−d) and BCE(d, 0) = softplus(d)
-        d_real, d_fake = critic(torch.cat([real, fake])).split(b)
-        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        d_real, d_fake = critic(torch.cat([real, fake], dim)).split(b, -1)
+        return F.softplus(-d_real).mean(-1) + F.softplus(d_fake).mean(-1)
     raise ValueError(f"unknown adversarial loss {kind!r}; valid: {', '.join(GAN_LOSSES)}")
 
 

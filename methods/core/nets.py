@@ -10,11 +10,14 @@ as recorded tensor operations, differentiated by autograd; tests/test_fused.py c
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from methods.core import fused, image_nets
+from methods.core.stack import Stack, draw
 
 LEAKY_SLOPE = 0.2  # slope of leaky_relu, as in the released 2-D code
 
@@ -85,18 +88,47 @@ class Activation(nn.Module):
         return self.name
 
 
+class StackedLinear(nn.Module):
+    """K independent nn.Linear layers as one: weight (K, out, in), bias (K, out), y = x Wᵀ + b per run on x
+    (K, B, in). Run k is initialised exactly as nn.Linear initialises itself, from run k's random stream, so a run
+    starts from the same weights alone or in a stack."""
+
+    def __init__(self, d_in: int, d_out: int, stack: Stack):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(len(stack), d_out, d_in))
+        self.bias = nn.Parameter(torch.empty(len(stack), d_out))
+        bound = 1 / math.sqrt(d_in)
+        with torch.no_grad():
+            for w, b, g in zip(self.weight, self.bias, stack.generators):  # nn.Linear.reset_parameters, per run
+                nn.init.kaiming_uniform_(w, a=math.sqrt(5), generator=g)
+                nn.init.uniform_(b, -bound, bound, generator=g)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias[:, None, :], x, self.weight.mT)
+
+    def extra_repr(self) -> str:
+        k, d_out, d_in = self.weight.shape
+        return f"runs={k}, in_features={d_in}, out_features={d_out}"
+
+
+def linear(d_in: int, d_out: int, stack: Stack | None) -> nn.Module:
+    return nn.Linear(d_in, d_out) if stack is None else StackedLinear(d_in, d_out, stack)
+
+
 class MLP(nn.Sequential):
     """`layers` hidden layers of width `hidden` with `activation`, then a linear output layer (an nn.Sequential of
-    Linear, Activation, …, Linear), plus `value_and_grad`: a head's value and its input gradient together."""
+    Linear, Activation, …, Linear), plus `value_and_grad`: a head's value and its input gradient together. With a
+    `stack` of K runs every layer is a StackedLinear and inputs carry a leading run dimension (K, B, d_in)."""
 
-    def __init__(self, d_in: int, hidden: int, d_out: int, layers: int, activation: str, fused: bool = True):
+    def __init__(self, d_in: int, hidden: int, d_out: int, layers: int, activation: str, fused: bool = True,
+                 stack: Stack | None = None):
         mods, d = [], d_in
         for _ in range(layers):
-            mods += [nn.Linear(d, hidden), Activation(activation)]
+            mods += [linear(d, hidden, stack), Activation(activation)]
             d = hidden
-        mods.append(nn.Linear(d, d_out))
+        mods.append(linear(d, d_out, stack))
         super().__init__(*mods)
-        self.activation, self.fused = activation, fused
+        self.activation, self.fused, self.stack = activation, fused, stack
 
     def value_and_grad(self, x: torch.Tensor, head: str = "linear", rows: int | None = None,
                        frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +137,7 @@ class MLP(nn.Sequential):
         `frozen` (a hint for the fused path): differentiable in x only, not in the weights (the critic and the
         energy inside a generator step), which spares its backward pass their weight gradients; autograd (the
         reference path) prunes those by itself when the step's backward names its own parameters."""
-        rows = x.shape[0] if rows is None else rows
+        rows = x.shape[-2] if rows is None else rows
         if self.fused:
             params = [p.detach() if frozen else p for p in self.parameters()]
             return fused.value_and_grad(x, rows, ACTIVATIONS[self.activation], ENERGY_HEADS[head], params)
@@ -114,7 +146,7 @@ class MLP(nn.Sequential):
     def value_and_grad_reference(self, x: torch.Tensor, head: str = "linear", rows: int | None = None
                                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """`value_and_grad` as recorded tensor operations (the chain rule of methods/core/fused.py), for autograd."""
-        rows = x.shape[0] if rows is None else rows
+        rows = x.shape[-2] if rows is None else rows
         linears, acts = list(self)[0::2], list(self)[1::2]
         dphi = ACTIVATIONS[self.activation].slope
         f, df = ENERGY_HEADS[head].fn, ENERGY_HEADS[head].slope
@@ -126,30 +158,39 @@ class MLP(nn.Sequential):
             pre.append(z)
             post.append(a)
         h = linears[-1](a)
-        g = df(h[:rows]) @ linears[-1].weight
+        g = df(h[..., :rows, :]) @ linears[-1].weight
         for lin, z, a in zip(reversed(linears[:-1]), reversed(pre), reversed(post)):
-            g = (g * dphi(z[:rows], a[:rows])) @ lin.weight
+            g = (g * dphi(z[..., :rows, :], a[..., :rows, :])) @ lin.weight
         return f(h).sum(-1), g
 
 
-def mlp(d_in: int, hidden: int, d_out: int, layers: int, activation: str, fused: bool = True) -> MLP:
-    return MLP(d_in, hidden, d_out, layers, activation, fused)
+def mlp(d_in: int, hidden: int, d_out: int, layers: int, activation: str, fused: bool = True,
+        stack: Stack | None = None) -> MLP:
+    return MLP(d_in, hidden, d_out, layers, activation, fused, stack)
 
 
 # The networks of a method for data of `shape`: the MLPs below for vectors (d,), the convolutional networks of
-# methods/core/image_nets.py for images (C, H, W). Methods build their networks through these.
-def generator(hp: dict, shape: tuple[int, ...]) -> nn.Module:
-    return Generator(hp, shape[0]) if len(shape) == 1 else image_nets.ImageGenerator(hp, tuple(shape))
+# methods/core/image_nets.py for images (C, H, W). Methods build their networks through these, passing their
+# `stack` (methods/core/stack.py; None: one run). Only the 2-D MLPs stack.
+def generator(hp: dict, shape: tuple[int, ...], stack: Stack | None = None) -> nn.Module:
+    return Generator(hp, shape[0], stack) if len(shape) == 1 else image_nets.ImageGenerator(hp, _one(shape, stack))
 
 
-def critic(hp: dict, shape: tuple[int, ...]) -> nn.Module:
-    return Critic(hp, shape[0]) if len(shape) == 1 else image_nets.ImageCritic(hp, tuple(shape))
+def critic(hp: dict, shape: tuple[int, ...], stack: Stack | None = None) -> nn.Module:
+    return Critic(hp, shape[0], stack) if len(shape) == 1 else image_nets.ImageCritic(hp, _one(shape, stack))
 
 
-def energy(hp: dict, shape: tuple[int, ...]) -> nn.Module:
+def energy(hp: dict, shape: tuple[int, ...], stack: Stack | None = None) -> nn.Module:
     if len(shape) == 1:
-        return Energy(hp, shape[0])
-    return image_nets.ImageEnergy(hp, tuple(shape), energy_head(hp["energy_head"]).fn)
+        return Energy(hp, shape[0], stack)
+    return image_nets.ImageEnergy(hp, _one(shape, stack), energy_head(hp["energy_head"]).fn)
+
+
+def _one(shape: tuple[int, ...], stack: Stack | None) -> tuple[int, ...]:
+    if stack is not None:
+        raise ValueError(f"stacked runs are for the 2-D track's MLPs; data of shape {tuple(shape)} trains one run "
+                         f"at a time")
+    return tuple(shape)
 
 
 def energy_head(name: str) -> fused.Derivatives:
@@ -162,25 +203,26 @@ def energy_head(name: str) -> fused.Derivatives:
 class Generator(nn.Module):
     """x = G(z), z ~ N(0, noise_std² I) of dimension noise_dim."""
 
-    def __init__(self, hp: dict, d_out: int):
+    def __init__(self, hp: dict, d_out: int, stack: Stack | None = None):
         super().__init__()
-        self.noise_dim, self.noise_std = hp["noise_dim"], hp["noise_std"]
-        self.net = mlp(self.noise_dim, hp["hidden"], d_out, hp["layers"], hp["generator_activation"])
+        self.noise_dim, self.noise_std, self.stack = hp["noise_dim"], hp["noise_std"], stack
+        self.net = mlp(self.noise_dim, hp["hidden"], d_out, hp["layers"], hp["generator_activation"], stack=stack)
 
     def noise(self, n: int) -> torch.Tensor:
-        return self.noise_std * torch.randn(n, self.noise_dim)
+        """z: (n, noise_dim), or (K, n, noise_dim) for a stack, each run's from its own stream."""
+        return self.noise_std * draw(self.stack, torch.randn, n, self.noise_dim)
 
     def forward(self, n: int, z: torch.Tensor | None = None) -> torch.Tensor:
-        """n samples G(z), z drawn here or given (from `noise`)."""
+        """n samples G(z) (per run for a stack), z drawn here or given (from `noise`)."""
         return self.net(self.noise(n) if z is None else z)
 
 
 class Critic(nn.Module):
     """Scalar critic D(x) (WGAN critic or GAN discriminator logit)."""
 
-    def __init__(self, hp: dict, d_in: int):
+    def __init__(self, hp: dict, d_in: int, stack: Stack | None = None):
         super().__init__()
-        self.net = mlp(d_in, hp["hidden"], 1, hp["layers"], hp["critic_activation"], hp["fused_gradients"])
+        self.net = mlp(d_in, hp["hidden"], 1, hp["layers"], hp["critic_activation"], hp["fused_gradients"], stack)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient
@@ -196,12 +238,12 @@ class Critic(nn.Module):
 class Energy(nn.Module):
     """Energy E(x), p(x) ∝ exp(−E(x)): an MLP with K expert outputs h_k(x) combined by the energy head."""
 
-    def __init__(self, hp: dict, d_in: int):
+    def __init__(self, hp: dict, d_in: int, stack: Stack | None = None):
         super().__init__()
         energy_head(hp["energy_head"])  # a clear error for an unknown head
         self.head = hp["energy_head"]
         self.net = mlp(d_in, hp["hidden"], hp["experts"], hp["layers"], hp["energy_activation"],
-                       hp["fused_gradients"])
+                       hp["fused_gradients"], stack)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient

@@ -15,7 +15,9 @@ WGAN-GP iteration takes six optimiser steps; constructing any torch.optim optimi
 contiguous buffer (each parameter becomes a view of it, as apex's and DeepSpeed's flat-buffer optimisers do), so
 a step is one concatenation of the gradients and five element-wise operations on one tensor, whatever the number
 of layers (methods/harness/bench.py measures it). Build the optimiser after any dtype or device change of its module
-(`.double()`, `.to(...)` replace the parameters' storage and undo the views). tests/test_optim.py checks both rules
+(`.double()`, `.to(...)` replace the parameters' storage and undo the views). For a stack of K runs
+(methods/core/stack.py; parameters with a leading run dimension) the buffer has K rows, one per run, so each run
+keeps its own slots. tests/test_optim.py checks both rules
 against torch.optim step by step.
 """
 from __future__ import annotations
@@ -31,18 +33,22 @@ class _FlatOptimizer:
 
     slots: tuple[str, ...] = ()
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float):
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, runs: int | None = None):
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("an optimiser needs at least one parameter that requires grad")
-        self.lr, self.t = lr, 0
+        self.lr, self.t, self.runs = lr, 0, runs
         first = self.params[0]
-        self.flat = torch.empty(sum(p.numel() for p in self.params), dtype=first.dtype, device=first.device)
+        # one run: a vector of all parameters; a stack of K runs (parameters (K, …)): K rows, one per run
+        lead = () if runs is None else (runs,)
+        size = sum(p[0].numel() if runs else p.numel() for p in self.params)
+        self.flat = torch.empty(*lead, size, dtype=first.dtype, device=first.device)
         offset = 0
         for p in self.params:
-            n = p.numel()
-            self.flat[offset:offset + n].copy_(p.detach().flatten())
-            p.data = self.flat[offset:offset + n].view_as(p)
+            n = p[0].numel() if runs else p.numel()
+            view = self.flat[..., offset:offset + n]
+            view.copy_(p.detach().reshape(*lead, n))
+            p.data = view.view(p.shape)
             offset += n
         self.state = {name: torch.zeros_like(self.flat) for name in self.slots}
 
@@ -58,8 +64,9 @@ class _FlatOptimizer:
     def _flatten(self, grads: list) -> torch.Tensor | None:
         if all(g is None for g in grads):
             return None
-        return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                          for g, p in zip(grads, self.params)])
+        lead = () if self.runs is None else (self.runs,)
+        return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(*lead, -1)
+                          for g, p in zip(grads, self.params)], -1)
 
     @torch.no_grad()
     def step(self) -> None:
@@ -94,8 +101,9 @@ class _FlatOptimizer:
 class Adam(_FlatOptimizer):
     slots = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        super().__init__(params, lr)
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 runs: int | None = None):
+        super().__init__(params, lr, runs)
         self.beta1, self.beta2 = betas
         self.eps = eps
 
@@ -110,8 +118,8 @@ class Adam(_FlatOptimizer):
 class RMSprop(_FlatOptimizer):
     slots = ("square_avg",)
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8):
-        super().__init__(params, lr)
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, runs: int | None = None):
+        super().__init__(params, lr, runs)
         self.alpha, self.eps = alpha, eps
 
     def update(self, g: torch.Tensor) -> None:

@@ -1,7 +1,7 @@
 """Declared hyper-parameters: what a method (or one of its update blocks) accepts, with its default, its valid
 values and one line of meaning, written next to the code that uses it (as benchopt's solvers declare theirs).
 
-    parameters = {
+    hyperparameters = {
         "gp_weight": Param(10.0, "λ of the gradient penalty", low=0),
         "penalty": Param("two_sided", "two_sided (Gulrajani et al. 2017) | hinge (released code)",
                          choices=("two_sided", "hinge")),

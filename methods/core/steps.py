@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from methods.core import fused
 from methods.core.ksd import _bandwidth, _check, ksd_backward, ksd_forward
-from methods.core.losses import interpolates, penalty_terms
+from methods.core.losses import interpolates, penalty_of_norm
 from methods.core.nets import ACTIVATIONS, ENERGY_HEADS, Critic, Energy
 
 
@@ -51,31 +51,34 @@ def _critic_weights(b: int, dtype: torch.dtype) -> torch.Tensor:
 def wgan_gp_critic_step(critic: Critic, opt, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
                         gp_weight: float, penalty: str) -> torch.Tensor:
     """One optimiser step on the WGAN-GP critic loss (module docstring); returns the loss."""
-    b = real.shape[0]
-    value, grad, saved = _forward(critic.net, torch.cat([interpolates(real, fake, eps), real, fake]), "linear", b)
-    norm, phi, slope = penalty_terms(grad, penalty)
+    b = real.shape[-2]
+    value, grad, saved = _forward(critic.net, torch.cat([interpolates(real, fake, eps), real, fake], -2), "linear",
+                                  b)
+    norm = grad.norm(dim=-1)
+    phi, slope = penalty_of_norm(norm, penalty)
     value_bar = _critic_weights(b, value.dtype)  # ∂L/∂v, and the critic term of L is its dot product with v
-    loss = torch.dot(value, value_bar) + gp_weight * phi.mean()
-    grad_bar = (gp_weight / b) * (slope / norm.clamp_min(1e-12))[:, None] * grad
+    critic_term = torch.dot(value, value_bar) if value.dim() == 1 else value @ value_bar  # per run in a stack
+    loss = critic_term + gp_weight * phi.mean(-1)
+    grad_bar = (gp_weight / b) * (slope / norm.clamp_min(1e-12))[..., None] * grad
     opt.apply(fused.backward(saved, value_bar, grad_bar)[1])
     return loss
 
 
 def critic_input_grad(kind: str, critic: Critic, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(the generator's adversarial loss at x, its gradient in x) with the critic fixed (module docstring)."""
-    b = x.shape[0]
+    b = x.shape[-2]
     value, grad, _ = _forward(critic.net, x.detach(), "linear", b)
     if kind == "wgan":
-        return -value.mean(), grad * (-1.0 / b)
+        return -value.mean(-1), grad * (-1.0 / b)
     if kind == "gan":
-        return F.softplus(-value).mean(), (torch.sigmoid(-value) * (-1.0 / b))[:, None] * grad
+        return F.softplus(-value).mean(-1), (torch.sigmoid(-value) * (-1.0 / b))[..., None] * grad
     raise ValueError(f"unknown adversarial loss {kind!r}; valid: gan, wgan")
 
 
 def score_and_cotangents(energy: Energy, x: torch.Tensor, score: str):
     """E's forward pass at x with the score s, and a function turning ∂L/∂s into the fused backward's cotangents
     (∂L/∂E, ∂L/∂∇E) (module docstring)."""
-    e, grad, saved = _forward(energy.net, x, energy.head, x.shape[0])
+    e, grad, saved = _forward(energy.net, x, energy.head, x.shape[-2])
     if score == "log_density":
         return -grad, saved, lambda s_bar: (None, -s_bar)
     if score == "density_gradient":
@@ -86,26 +89,29 @@ def score_and_cotangents(energy: Energy, x: torch.Tensor, score: str):
 
 
 def ksd_input_grad(energy: Energy, x: torch.Tensor, weight: float, hp: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """(KSD(x, p_E), ∂(weight·KSD)/∂x) with the energy fixed: through the kernel and through s(x)."""
+    """(KSD(x, p_E), ∂(weight·KSD)/∂x) with the energy fixed: through the kernel and through s(x); per run for a
+    stack (x (K, B, d): K values)."""
     _check(hp["kernel"], hp["statistic"])
     x = x.detach()
     s, saved, cotangents = score_and_cotangents(energy, x, hp["score"])
-    value, state = ksd_forward(x[None], s[None], hp["kernel"], _bandwidth(x[None], hp["bandwidth"]), hp["imq_c"],
-                               hp["imq_beta"], hp["statistic"])
-    x_bar, s_bar = ksd_backward(state, torch.tensor([weight], dtype=x.dtype), need_x=True, need_s=True)
-    through_score, _ = fused.backward(saved, *cotangents(s_bar[0]), need_x=True, need_params=False)
-    return value[0], x_bar[0] + through_score
+    xg, sg = (x, s) if x.dim() == 3 else (x[None], s[None])  # groups: the runs of a stack, or the one run
+    value, state = ksd_forward(xg, sg, hp["kernel"], _bandwidth(xg, hp["bandwidth"]), hp["imq_c"], hp["imq_beta"],
+                               hp["statistic"])
+    x_bar, s_bar = ksd_backward(state, torch.full((len(xg),), weight, dtype=x.dtype), need_x=True, need_s=True)
+    through_score, _ = fused.backward(saved, *cotangents(s_bar.reshape(s.shape)), need_x=True, need_params=False)
+    return value.view(x.shape[:-2]), x_bar.reshape(x.shape) + through_score
 
 
 def ksd_energy_step(energy: Energy, opt, x: torch.Tensor, weights: list[float], hp: dict) -> torch.Tensor:
     """One optimiser step on Σ_k weights[k]·KSD(x_k, p_E), x the len(weights) equal blocks of the batch (e.g. data
-    and G(z)), with the `stein:` options of hp; returns the KSD of each block (module docstring)."""
+    and G(z)), with the `stein:` options of hp; returns the KSD of each block (module docstring), shape (blocks,),
+    or (blocks, K) for a stack (x (K, n, d))."""
     _check(hp["kernel"], hp["statistic"])
-    groups, (n, d) = len(weights), x.shape
+    groups, (n, d), k = len(weights), x.shape[-2:], x.shape[0] if x.dim() == 3 else 1
     s, saved, cotangents = score_and_cotangents(energy, x, hp["score"])
-    xg, sg = x.view(groups, n // groups, d), s.view(groups, n // groups, d)
+    xg, sg = x.reshape(k * groups, n // groups, d), s.reshape(k * groups, n // groups, d)
     values, state = ksd_forward(xg, sg, hp["kernel"], _bandwidth(xg, hp["bandwidth"]), hp["imq_c"], hp["imq_beta"],
                                 hp["statistic"])
-    _, s_bar = ksd_backward(state, torch.tensor(weights, dtype=x.dtype), need_x=False, need_s=True)
-    opt.apply(fused.backward(saved, *cotangents(s_bar.reshape(n, d)))[1])
-    return values
+    _, s_bar = ksd_backward(state, torch.tensor(weights, dtype=x.dtype).repeat(k), need_x=False, need_s=True)
+    opt.apply(fused.backward(saved, *cotangents(s_bar.reshape(s.shape)))[1])
+    return values if x.dim() == 2 else values.view(k, groups).T

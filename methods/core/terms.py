@@ -32,7 +32,7 @@ class Term:
     """A term of the generator's loss (module docstring)."""
 
     closed_form = False
-    parameters: dict[str, Param] = {}
+    hyperparameters: dict[str, Param] = {}
 
     def loss(self, fake: torch.Tensor, data) -> tuple[torch.Tensor | None, dict]:
         raise NotImplementedError
@@ -81,7 +81,7 @@ class Likelihood(Term):
     """−w·E_z[log p_data(G(z))], its gradient E_z[(∂G/∂θ)ᵀ ∇ log p_data(G(z))] with ∇ log p_data from the DAE,
     fitted on a fresh data batch per step (logged as "dae")."""
 
-    parameters = {"likelihood_weight": Param(0.1, "weight of −E log p_data(G(z)) (DAE: `entropy:` section)", low=0)}
+    hyperparameters = {"likelihood_weight": Param(0.1, "weight of −E log p_data(G(z)) (DAE: `entropy:` section)", low=0)}
 
     def __init__(self, dae: DAEScore, weight: float):
         self.dae, self.weight = dae, weight
@@ -96,7 +96,7 @@ class Entropy(Term):
     """−w·H(q_G), ∇_θ H(q_G) = −E_z[(∂G/∂θ)ᵀ ∇ log q_G(G(z))] with ∇ log q_G from the DAE, fitted on the generated
     batch itself (detached). Logs "dae" and, with `log_weight`, the weight."""
 
-    parameters = {"entropy_weight": Param(0.1, "weight of −H(q_G) in the generator loss (DAE on generated samples)",
+    hyperparameters = {"entropy_weight": Param(0.1, "weight of −H(q_G) in the generator loss (DAE on generated samples)",
                                           low=0)}
 
     def __init__(self, dae: DAEScore, weight: float, log_weight: bool = True):
@@ -117,7 +117,7 @@ class AnnealedEntropy(Entropy):
     """The entropy term with its weight annealed to 0 (variational annealing, Tao et al. 2019):
     β_t = w·max(0, 1 − t/(anneal_fraction·iterations)), t = `clock()`, the iterations already done."""
 
-    parameters = {
+    hyperparameters = {
         "entropy_weight": Param(0.1, "initial value of the annealed weight of −H(q_G)", low=0),
         "anneal_fraction": Param(0.5, "the weight decays linearly to 0 over this fraction of `iterations`", low=0),
     }

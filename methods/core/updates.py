@@ -21,6 +21,7 @@ import torch
 from methods.core import steps
 from methods.core.losses import GAN_LOSSES, PENALTIES, critic_loss
 from methods.core.params import Param
+from methods.core.stack import draw as stream_draw
 from methods.core.stein import DISCREPANCIES, SteinCritic, critic_ascent_loss, discrepancies, model_score
 from methods.core.terms import Adversarial
 
@@ -45,7 +46,7 @@ def descend(opt, loss: torch.Tensor) -> None:
     generator step's loss also depends on the critic's (and the energy's) weights, whose gradients would be
     discarded anyway, and autograd then skips their weight-gradient products."""
     opt.zero_grad(set_to_none=True)
-    loss.backward(inputs=opt.params)
+    (loss if loss.dim() == 0 else loss.sum()).backward(inputs=opt.params)  # a stack's: the sum of its runs' losses
     opt.step()
 
 
@@ -57,13 +58,18 @@ def draw(data, generator, batch_size: int, critic_steps: int, extra: int = 0):
     Neither G nor the data change before the generator step, so every batch is drawn at once: one index draw and
     one generator pass instead of n. Draws are sequential (n batches in one call equal n calls) and z comes before
     the batches, so a method with `extra` batches (joint_w's Stein-critic and energy steps) sees exactly wgan_gp's
-    critic batches and generator noise for the same seed."""
+    critic batches and generator noise for the same seed.
+
+    For a stack of K runs (the generator's `stack`) every tensor has a leading run dimension: eps[k] (K, B, 1),
+    reals[k] and fakes[k] (K, B, d), each run's numbers from its own streams."""
     n = critic_steps + extra
-    eps = torch.rand(critic_steps, batch_size, 1)
+    stack = getattr(generator, "stack", None)
+    eps = stream_draw(stack, torch.rand, critic_steps, batch_size, 1, dim=1)
     z = generator.noise(batch_size)
-    reals = data.batch(n * batch_size).split(batch_size)
+    dim = 0 if stack is None else 1  # the batch dimension
+    reals = data.batch(n * batch_size).split(batch_size, dim)
     with torch.no_grad():
-        fakes = generator(n * batch_size).split(batch_size)
+        fakes = generator(n * batch_size).split(batch_size, dim)
     return eps, z, reals, fakes
 
 
@@ -76,7 +82,7 @@ class CriticUpdate:
 
     Fast path (wgan, MLP critic): the closed-form gradient of methods/core/steps.py."""
 
-    parameters = WGAN_GP_PARAMETERS
+    hyperparameters = WGAN_GP_PARAMETERS
 
     def __init__(self, critic: torch.nn.Module, opt, loss: str, hp: dict):
         if loss not in GAN_LOSSES:
@@ -114,11 +120,17 @@ class EnergyUpdate:
                  closed_form: bool = True):
         self.energy, self.opt, self.hp, self.critic, self.critic_opt = energy, opt, hp, critic, critic_opt
         self.fast = closed_form and critic is None and steps.fusable(energy)
+        self.stacked = getattr(getattr(energy, "net", None), "stack", None) is not None
+        if self.stacked and not self.fast:
+            raise ValueError("a stack of runs trains its energy on the closed-form KSD path only (an MLP energy, "
+                             "`discrepancy: ksd`, `fused_gradients: true`)")
 
     def __call__(self, xs: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
         """One step on Σ_k weights[k]·S(xs[k], p_E) (equal batch sizes; a term of weight 0 costs no backward pass,
-        and no step is taken when every weight is 0); returns each S(xs[k], p_E), detached, shape (len(xs),)."""
-        x = xs[0] if len(xs) == 1 else torch.cat(xs)  # one pass of E over every batch, one call for every S
+        and no step is taken when every weight is 0); returns each S(xs[k], p_E), detached, shape (len(xs),), or
+        (len(xs), K) for a stack of K runs (xs[k] (K, B, d))."""
+        # one pass of E over every batch, one call for every S
+        x = xs[0] if len(xs) == 1 else torch.cat(xs, 1 if self.stacked else 0)
         if self.fast and any(w > 0 for w in weights):
             return steps.ksd_energy_step(self.energy, self.opt, x, weights, self.hp)
         values = discrepancies(x, model_score(self.energy, x, self.hp["score"]), len(xs), self.hp, self.critic)
@@ -152,7 +164,7 @@ class GeneratorUpdate:
     def __call__(self, z: torch.Tensor, data) -> dict:
         """One step at x = G(z) (`data`: the mini-batch source, for terms that fit on data); returns the terms'
         named values to log."""
-        fake = self.generator(z.shape[0], z)
+        fake = self.generator(z.shape[-2], z)
         # Terms are evaluated last to first and summed first to last: the order of the suite's earlier
         # implementation (its regularisers ran before the adversarial loss), which fixes both the order of random
         # draws (the DAE's noise) and the order in which autograd accumulates gradients at G(z), so results stay

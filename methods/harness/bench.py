@@ -2,6 +2,7 @@
 
     python -m methods.harness.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
                             [--out results/<profile>/tables/bench]
+    python -m methods.harness.bench --stack [K …]      # stacked runs (methods/core/stack.py), K = 1 3 9 27
 
 Every method is built from the `default` profile's hyper-parameters (or --profile, or the DAG's resolved
 configuration with --config) and trained in this one process
@@ -15,6 +16,11 @@ Prints one line per method, `name  ms/iteration  peak MB`, then the naive baseli
 
     joint_w/wgan_gp: <ms of joint_w / ms of wgan_gp>
     naive/joint_w: <ms of the naive Joint-W / ms of joint_w>
+
+With `--stack`, wgan_gp, joint_w, dem and gan (or --methods) are trained as stacks of K runs, and the figure is
+ms per run-iteration (an iteration of the stack divided by K), then per method `stack9/stack1` and
+`stack27/stack1` (the per-run speed-up over one run on its own), and joint_w's rate in its matrix products at the
+largest K beside the matmul peak this process measures.
 
 The naive baseline (`NaiveJointW`) is what a straightforward eager PyTorch Joint-W looks like: the same networks
 (nn.Sequential, torch.tanh), batch 100, n_d = 5 critic steps whose gradient penalty differentiates the critic by
@@ -38,6 +44,7 @@ from torch import nn
 import datasets
 import methods
 from datasets.settings import training_set
+from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
 from methods.harness.train import Batches
 
@@ -179,6 +186,86 @@ def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: i
     return pd.DataFrame(rows)
 
 
+STACK_METHODS = ("wgan_gp", "joint_w", "dem", "gan")
+
+
+def build_stack(name: str, cfg: dict, x: torch.Tensor, k: int, seed: int = 0):
+    """(method, batches) for a stack of k runs of `name` (seeds seed … seed + k − 1); k = 1: one ordinary run."""
+    hp = suite_config.hparams(cfg, name)
+    hp["iterations"] = 10 ** 6
+    seeds = [seed + i for i in range(k)]
+    sources = [Batches(x, hp["batch_size"], np.random.default_rng(s)) for s in seeds]
+    if k == 1:
+        torch.manual_seed(seed)
+        return methods.get(name)(hp, (x.shape[1],)), sources[0]
+    return methods.get(name)(hp, (x.shape[1],), Stack(seeds)), StackedBatches(sources)
+
+
+def stack_run(dataset: str, names: list[str], ks: list[int], iterations: int, repeats: int, warmup: int,
+              cfg: dict | None = None, seed: int = 0) -> pd.DataFrame:
+    """ms per run-iteration of each method trained as a stack of K runs, for each K (one torch thread): each
+    (method, K) runs ⌈iterations / K⌉ iterations per round, rounds interleaved as in `run`."""
+    torch.set_num_threads(1)
+    cfg = cfg if cfg is not None else suite_config.load("default")
+    x = torch.as_tensor(training_set(datasets.get(dataset), "clean", seed)["x"], dtype=torch.float32)
+    entries = []
+    for name in names:
+        for k in ks:
+            method, data = build_stack(name, cfg, x, k, seed)
+            for _ in range(max(1, warmup // k)):
+                method.train_step(data)
+            entries.append((name, k, method, data, -(-iterations // k), []))
+    for _ in range(repeats):
+        for name, k, method, data, n, times in entries:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                method.train_step(data)
+            times.append((time.perf_counter() - t0) / (n * k))
+    return pd.DataFrame([{"method": name, "K": k, "ms_per_run_iteration": 1000 * statistics.median(times),
+                          "ms_min": 1000 * min(times), "ms_max": 1000 * max(times)}
+                         for name, k, method, data, n, times in entries])
+
+
+def matmul_flops(method, data) -> float:
+    """Floating-point operations of the matrix products of one iteration (the profiler's count)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        method.train_step(data)
+    return float(sum(e.flops for e in prof.key_averages() if e.flops))
+
+
+def matmul_peak_gflops(seconds: float = 1.0) -> float:
+    """This process's single-thread matmul rate on a large product (1024², float32), GFLOP/s."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * 1024 ** 3 * n / (time.perf_counter() - t0) / 1e9
+
+
+def stack_lines(table: pd.DataFrame, cfg: dict, dataset: str) -> list[str]:
+    """The stack table as text: ms per run-iteration per (method, K), stack9/stack1 and stack27/stack1 per method,
+    and joint_w's achieved matmul GFLOP/s at the largest K beside this process's matmul peak."""
+    ms = table.set_index(["method", "K"])["ms_per_run_iteration"]
+    lines = [f"{name:10s} " + "  ".join(f"K={k}: {ms[name, k]:6.2f}" for k in sorted(table.K.unique()))
+             + "  ms per run-iteration" for name in table.method.unique()]
+    for name in table.method.unique():
+        for k in (9, 27):
+            if (name, 1) in ms.index and (name, k) in ms.index:
+                lines.append(f"{name} stack{k}/stack1: {ms[name, 1] / ms[name, k]:.2f}")
+    if "joint_w" in table.method.unique():
+        k = int(table.K.max())
+        x = torch.as_tensor(training_set(datasets.get(dataset), "clean", 0)["x"], dtype=torch.float32)
+        method, data = build_stack("joint_w", cfg, x, k)
+        gflops = matmul_flops(method, data) / k / (ms["joint_w", k] / 1000) / 1e9
+        lines.append(f"joint_w K={k}: {gflops:.1f} GFLOP/s in matrix products (per-run matmul FLOPs / ms per "
+                     f"run-iteration); matmul peak of this process: {matmul_peak_gflops():.1f} GFLOP/s")
+    return lines
+
+
 def ratios(table: pd.DataFrame) -> dict[str, float]:
     ms = table.set_index("method")["ms_per_iteration"]
     out = {}
@@ -200,15 +287,33 @@ def main(argv=None) -> None:
     parser.add_argument("--config", default=None, help="hyper-parameters of this resolved configuration (the DAG's "
                                                        "results/<profile>/config.yaml; replaces --profile)")
     parser.add_argument("--out", default=None, help="also write the table as OUT.md and OUT.csv")
+    parser.add_argument("--stack", nargs="*", type=int, default=None, metavar="K",
+                        help="time stacks of K runs instead (default K: 1 3 9 27; methods: "
+                             f"{' '.join(STACK_METHODS)}), ms per run-iteration")
     args = parser.parse_args(argv)
     try:
         datasets.get(args.dataset)
-        names = args.methods or methods.available()
+        names = args.methods or (list(STACK_METHODS) if args.stack is not None else methods.available())
         for name in names:
+            if args.stack is not None and not methods.get(name).stackable:
+                raise ValueError(f"method {name!r} does not train in stacks; stackable: "
+                                 f"{', '.join(n for n in methods.available() if methods.get(n).stackable)}")
             methods.get(name)
+        if args.stack is not None and any(k < 1 for k in args.stack):
+            raise ValueError(f"--stack takes run counts K >= 1, got {args.stack}")
         cfg = suite_config.read(args.config) if args.config else suite_config.load(args.profile)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
+    if args.stack is not None:
+        ks = sorted(set(args.stack or [1, 3, 9, 27]) | {1})
+        table = stack_run(args.dataset, names, ks, args.iterations, args.repeats, args.warmup, cfg)
+        print("\n".join(stack_lines(table, cfg, args.dataset)))
+        if args.out:
+            from methods.harness.io import atomic_path
+
+            with atomic_path(Path(args.out).with_suffix(".csv")) as tmp:
+                table.to_csv(tmp, index=False)
+        return
     table = run(args.dataset, names, args.iterations, args.repeats, args.warmup, cfg)
     lines = [f"{r.method:20s} {r.ms_per_iteration:8.2f} ms/iteration {r.peak_mb:7.2f} peak MB"
              for r in table.itertuples()]

@@ -118,7 +118,7 @@ def declared(name: str) -> dict:
     """The hyper-parameters that method `name` declares: {key: Param} (methods/core/params.py)."""
     import methods
 
-    return dict(methods.get(name).parameters)
+    return dict(methods.get(name).hyperparameters)
 
 
 def defaults(name: str) -> dict:

@@ -1,0 +1,117 @@
+"""Stacked runs (methods/core/stack.py): K runs trained as one stack give each run the numbers it gets alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import datasets
+import methods
+from methods.core.nets import MLP, StackedLinear
+from methods.core.optim import Adam
+from methods.core.stack import Stack, StackedBatches
+from methods.harness import config as suite_config
+from methods.harness.train import Batches
+from tests.conftest import float64
+
+STACKABLE = [name for name in methods.available() if methods.get(name).stackable]
+
+
+def test_the_stackable_methods():
+    assert set(STACKABLE) >= {"wgan_gp", "gan", "joint_w", "joint_js", "joint_w_nobridge", "dem"}
+
+
+def training_sets(n: int) -> list[torch.Tensor]:
+    """n different training sets: Two-Circle and Two-Spiral, clean and with outliers (a mixed stack)."""
+    out = []
+    for i in range(n):
+        ds = datasets.get(["two_circle", "two_spiral"][i % 2])
+        x = ds.sample(500, np.random.default_rng(100 + i))
+        if i % 3 == 2:  # contaminated: uniform outliers over twice the data's box
+            x[:100] = np.random.default_rng(i).uniform(-2, 2, (100, 2)) * np.abs(x).max()
+        out.append(torch.as_tensor(x, dtype=torch.get_default_dtype()))
+    return out
+
+
+@pytest.mark.parametrize("name", ["wgan_gp", "joint_w", "joint_js", "dem", "gan"])
+def test_a_run_alone_and_inside_a_stack_of_nine_agree(name):
+    """50 iterations in float64: run k's parameters alone and as the k-th of 9 mixed runs (other seeds, other
+    data) agree to 1e-9."""
+    with float64():
+        hp = suite_config.hparams(suite_config.load("default"), name, "two_circle")
+        hp = {**hp, "batch_size": 32, "hidden": 16}
+        seeds, data = [7 + 3 * k for k in range(9)], training_sets(9)
+        cls = methods.get(name)
+        stacked = cls(hp, (2,), Stack(seeds))
+        batches = StackedBatches([Batches(x, hp["batch_size"], np.random.default_rng(s)) for s, x in zip(seeds, data)])
+        for _ in range(50):
+            losses = stacked.train_step(batches)
+        assert all(v.dim() == 0 or v.shape == (9,) for v in losses.values())
+        for k in (0, 4, 8):
+            torch.manual_seed(seeds[k])
+            alone = cls(hp, (2,))
+            source = Batches(data[k], hp["batch_size"], np.random.default_rng(seeds[k]))
+            for _ in range(50):
+                alone.train_step(source)
+            for (key, p), q in zip(alone.named_parameters(), stacked.parameters()):
+                assert torch.allclose(p, q[k], rtol=0, atol=1e-9), (name, k, key, (p - q[k]).abs().max())
+
+
+def test_stacked_linear_starts_as_nn_linear():
+    """Run k of a StackedLinear has the weights nn.Linear draws after torch.manual_seed(seed_k)."""
+    seeds = [3, 5]
+    layer = StackedLinear(4, 6, Stack(seeds))
+    for k, seed in enumerate(seeds):
+        torch.manual_seed(seed)
+        ref = torch.nn.Linear(4, 6)
+        assert torch.equal(layer.weight[k], ref.weight) and torch.equal(layer.bias[k], ref.bias)
+
+
+def test_stacked_mlp_value_and_grad_matches_each_run():
+    """The fused value and input gradient of a stacked MLP, and their backward pass, equal each run's own."""
+    with float64():
+        stack = Stack([1, 2, 3])
+        net = MLP(2, 8, 3, 2, "tanh", stack=stack)
+        x = torch.randn(3, 5, 2, requires_grad=True)
+        value, grad = net.value_and_grad(x, "softplus_experts")
+        (value.sum() + grad.pow(2).sum()).backward()
+        for k in range(3):
+            alone = MLP(2, 8, 3, 2, "tanh")
+            with torch.no_grad():
+                for p, q in zip(alone.parameters(), net.parameters()):
+                    p.copy_(q[k])
+            xk = x.detach()[k].clone().requires_grad_(True)
+            v, g = alone.value_and_grad(xk, "softplus_experts")
+            (v.sum() + g.pow(2).sum()).backward()
+            assert torch.allclose(v, value[k]) and torch.allclose(g, grad[k])
+            assert torch.allclose(xk.grad, x.grad[k])
+            for p, q in zip(alone.parameters(), net.parameters()):
+                assert torch.allclose(p.grad, q.grad[k])
+
+
+def test_stacked_adam_keeps_one_row_of_slots_per_run():
+    stack = Stack([0, 1])
+    net = MLP(2, 4, 1, 1, "tanh", stack=stack)
+    opt = Adam(net.parameters(), lr=0.1, runs=2)
+    assert opt.flat.shape == (2, sum(p[0].numel() for p in net.parameters()))
+    before = [p.detach().clone() for p in net.parameters()]
+    opt.apply([torch.cat([torch.ones(1, *p.shape[1:]), torch.zeros(1, *p.shape[1:])]) for p in net.parameters()])
+    for p, b in zip(net.parameters(), before):
+        assert not torch.equal(p[0], b[0]) and torch.equal(p[1], b[1])  # run 1 had no gradient: unchanged
+
+
+def test_a_method_that_does_not_stack_says_so():
+    hp = suite_config.hparams(suite_config.load("default"), "gan_er", "two_circle")
+    with pytest.raises(ValueError, match="does not train in stacks"):
+        methods.get("gan_er")(hp, (2,), Stack([0, 1]))
+
+
+def test_bench_times_stacks(capsys):
+    from methods.harness import bench
+
+    bench.main(["--stack", "3", "9", "--methods", "dem", "--iterations", "9", "--repeats", "1", "--warmup", "0"])
+    out = capsys.readouterr().out
+    assert "K=1:" in out and "K=3:" in out and "K=9:" in out and "dem stack9/stack1:" in out
+    with pytest.raises(SystemExit):
+        bench.main(["--stack", "--methods", "gan_er"])
+    assert "does not train in stacks" in capsys.readouterr().err
