@@ -52,7 +52,7 @@ def test_schedule_follows_the_iteration_counter_through_a_checkpoint():
     torch.save(m.checkpoint_state(), buffer)
     buffer.seek(0)
     clone = build("joint_w", seed=1, iterations=10, bridge_warmup=0.5)
-    clone.load_checkpoint_state(torch.load(buffer, weights_only=False))
+    clone.load_checkpoint_state(torch.load(buffer, weights_only=True))
     assert float(clone.train_step(b)["bridge_weight"]) == pytest.approx(m.bridge_schedule(3)) == 0.6
 
 

@@ -72,7 +72,7 @@ def runs(tmp_path_factory):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     interrupted_at = json.loads(subprocess.run(
-        [sys.executable, "-c", "import sys, torch; print(torch.load(sys.argv[1], weights_only=False)['iteration'])",
+        [sys.executable, "-c", "import sys, torch; print(torch.load(sys.argv[1], weights_only=True)['iteration'])",
          str(killed / "checkpoint.pt")], capture_output=True, text=True, check=True).stdout)
     assert not (killed / "train.json").exists(), "the job must have been killed before it finished"
     rerun = subprocess.run(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, capture_output=True, text=True)
@@ -234,3 +234,20 @@ def test_slurm_profile_lists_jobs_with_resources(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     assert "rule train:" in out and "slurm_partition=cpu" in out and "gpu=0" in out and "mem_mb=2000" in out
     assert not written(repo)
+
+
+def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
+    """Checkpoints load with weights_only=True: one holding any other pickled object (which could run code on
+    load) is refused with a message naming the file and the fix."""
+    import argparse
+
+    import torch
+
+    from methods.harness.runfiles import load_checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"iteration": 3, "meta": argparse.Namespace(method="joint_w")}, path)
+    with pytest.raises(ValueError, match=f"checkpoint {path} holds pickled Python objects.*Delete it to retrain"):
+        load_checkpoint(path)
+    torch.save({"iteration": 3, "meta": {"method": "joint_w"}, "w": torch.ones(2)}, path)
+    assert load_checkpoint(path)["iteration"] == 3

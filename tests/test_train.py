@@ -111,7 +111,7 @@ def test_curve_rows_hold_the_papers_metrics_and_never_change_what_a_run_learns(t
     assert {k: v for k, v in final.items() if k != "mmd_spread"} == {k: v for k, v in again.items()
                                                                      if k != "mmd_spread"}
     assert curve["auc"].iloc[-1] == pytest.approx(final["auc"])  # the final evaluation's negatives
-    a, b = (torch.load(tmp_path / n / "checkpoint.pt", weights_only=False)["method"]["model"] for n in "ab")
+    a, b = (torch.load(tmp_path / n / "checkpoint.pt", weights_only=True)["method"]["model"] for n in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
     status = json.loads((tmp_path / "a" / "train.json").read_text())
     assert status["kind"] == "joint" and status["curve_params"]["kld"]["grid"] == "100x100"

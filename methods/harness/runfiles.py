@@ -14,6 +14,7 @@ both import this module and neither imports the other:
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,17 @@ def save_checkpoint(path: Path, method, iteration: int, curve: list, rng: np.ran
 
 
 def load_checkpoint(path: Path) -> dict:
+    """A run's checkpoint, loaded with torch.load(weights_only=True): tensors and plain Python values only (what
+    `save_checkpoint` writes), so a results folder from elsewhere cannot run code when it is loaded."""
     try:
-        return torch.load(path, weights_only=False, map_location=torch.get_default_device())
+        return torch.load(path, weights_only=True, map_location=torch.get_default_device())
+    except pickle.UnpicklingError as err:
+        if "weights_only" in str(err) or "Weights only" in str(err):
+            raise ValueError(f"checkpoint {path} holds pickled Python objects, which this suite never writes; it is "
+                             f"refused because loading it could run arbitrary code. Delete it to retrain this run "
+                             f"from scratch.") from None
+        raise ValueError(f"checkpoint {path} is corrupt (UnpicklingError: {err}). Delete it to retrain this run "
+                         f"from scratch.") from None
     except Exception as err:
         raise ValueError(f"checkpoint {path} is corrupt ({type(err).__name__}: {err}). Delete it to retrain "
                          f"this run from scratch.") from None
