@@ -33,6 +33,9 @@ CONFIG = f"{OUT}/config.yaml"  # the resolved configuration: every step's --conf
 PUBLISHED = f"results/published/{PROFILE}"  # committed results of this profile (PROVENANCE); the DAG never writes there
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
+JOBS = {job.name: job for job in suite_config.jobs(config)}  # training jobs: one run, or a stack of runs
+JOB_OF = {run.path: name for name, job in JOBS.items() for run in job.runs}
+JOB = OUT + "/jobs/{job}"
 TRAINING_SETS = sorted({(r.dataset, r.setting, r.seed) for r in RUNS})  # each with a ceiling and a floor reference
 AGGREGATES = {"metrics": "metrics.csv", "runs": "runs.csv", "curves": "curves.csv", "figure_data": "figure_data.npz"}
 AGG = {k: f"{OUT}/{v}" for k, v in AGGREGATES.items()}
@@ -51,6 +54,7 @@ wildcard_constraints:
     setting=r"[a-z0-9_.\-]+",
     method=r"[a-z0-9_]+(@[a-z0-9_]+)?",
     seed=r"\d+",
+    job=r"[a-z0-9_@/.\-]+",
 
 localrules: all, figures, aggregate, tables, plots, compare, claims, bilinear_game
 
@@ -131,17 +135,32 @@ def run_hparams(method: str, dataset: str) -> dict:
     return suite_config.hparams(config, method, dataset)
 
 
-def hp(w) -> dict:
-    return run_hparams(w.method, w.dataset)
+def job_hparams(w) -> dict:
+    """The hyper-parameters of a training job (its runs share them)."""
+    first = JOBS[w.job].runs[0]
+    return run_hparams(first.method, first.dataset)
 
 
 def on_gpu(w) -> bool:
-    return hp(w)["device"].startswith("cuda")
+    return job_hparams(w)["device"].startswith("cuda")
+
+
+def data_file(run) -> str:
+    return f"{OUT}/data/{run.dataset}/{run.setting}/seed{run.seed}.npz"
+
+
+def job_inputs(w) -> dict:
+    """The job's training sets (one per run, in order) and, on the image track, the DAG's feature classifier."""
+    job = JOBS[w.job]
+    inputs = {"data": [data_file(r) for r in job.runs]}
+    if datasets.track(job.runs[0].dataset) == "image":
+        inputs["classifier"] = f"{OUT}/classifiers/{job.runs[0].dataset}.pt"
+    return inputs
 
 
 def run_inputs(w) -> dict:
-    """The run's training set and, on the image track, the DAG's feature classifier."""
-    inputs = {"data": f"{OUT}/data/{w.dataset}/{w.setting}/seed{w.seed}.npz"}
+    """A run's training set and, on the image track, the DAG's feature classifier."""
+    inputs = {"data": data_file(suite_config.Run(w.dataset, w.setting, w.method, int(w.seed)))}
     if datasets.track(w.dataset) == "image":
         inputs["classifier"] = f"{OUT}/classifiers/{w.dataset}.pt"
     return inputs
@@ -152,30 +171,32 @@ def classifier_flag(w, input) -> str:
 
 
 rule train:
-    """One run: the trained model (checkpoint.pt), its samples, learning curve and train.json (and density.npz).
-    checkpoint.pt is deliberately not an output: Snakemake deletes outputs before a job runs, and the checkpoint
-    must survive a killed job so that the rerun resumes. The job reruns when the run's config hash changes (its
-    hyper-parameters, iterations, data, seed), not when threads, device or the checkpoint and curve cadence do."""
-    input: unpack(run_inputs)
-    output:
-        status=RUN + "/train.json",
-        samples=RUN + "/samples.npy",
-        curve=RUN + "/curve.csv",
-    log: RUN + "/log.txt"
-    benchmark: RUN + "/benchmark.tsv"
+    """One training job: one run, or up to `training: stack` runs of a method trained as one stack
+    (methods/core/stack.py). Each run writes its own folder (checkpoint.pt, samples.npy, curve.csv, train.json,
+    density.npz); the job's output is its record, jobs/<job>.json. checkpoint.pt is deliberately not an output:
+    Snakemake deletes outputs before a job runs, and the checkpoint must survive a killed job so that the rerun
+    resumes. The job reruns when a run's config hash changes (its hyper-parameters, iterations, data, seed), not
+    when threads, device, stacking or the checkpoint and curve cadence do."""
+    input: unpack(job_inputs)
+    output: JOB + ".json"
+    log: JOB + ".log"
+    benchmark: JOB + ".benchmark.tsv"
     threads: config["training"]["threads"]
-    resources:  # for cluster executors (profiles/slurm): memory, minutes, and a GPU for a cuda job
-        mem_mb=lambda w: 4000 if datasets.track(w.dataset) == "image" else 2000,
-        runtime=lambda w: max(10, hp(w)["iterations"] // 500),
+    resources:  # for cluster executors (profiles/slurm): memory and minutes grow with the runs, a GPU for cuda
+        mem_mb=lambda w: (4000 if datasets.track(JOBS[w.job].runs[0].dataset) == "image" else 2000) +
+                         100 * len(JOBS[w.job].runs),
+        runtime=lambda w: max(10, len(JOBS[w.job].runs) * job_hparams(w)["iterations"] // 500),
         gpu=lambda w: int(on_gpu(w)),
         slurm_partition=lambda w: config["cluster"]["gpu_partition" if on_gpu(w) else "cpu_partition"],
     params:
-        config_hash=lambda w: suite_config.config_hash(hp(w), w.dataset, w.setting, w.method, int(w.seed)),
+        config_hash=lambda w: [suite_config.config_hash(job_hparams(w), r.dataset, r.setting, r.method, r.seed)
+                               for r in JOBS[w.job].runs],
+        method=lambda w: JOBS[w.job].method,
+        run_dirs=lambda w: [f"{OUT}/runs/{r.path}" for r in JOBS[w.job].runs],
         classifier=classifier_flag,
-        run_dir=RUN,
     shell:
-        "{PY} -m methods.harness.train --config {CONFIG} --data {input.data} --method {wildcards.method} "
-        "--run-dir {params.run_dir} --threads {threads} {params.classifier} >> {log} 2>&1"
+        "{PY} -m methods.harness.train --config {CONFIG} --data {input.data} --method {params.method} "
+        "--run-dir {params.run_dirs} --threads {threads} --job-record {output} {params.classifier} >> {log} 2>&1"
 
 
 rule evaluate:
@@ -183,9 +204,7 @@ rule evaluate:
     changes (its fingerprint, evaluation/outputs.py), without retraining."""
     input:
         unpack(run_inputs),
-        status=RUN + "/train.json",
-        samples=RUN + "/samples.npy",
-        curve=RUN + "/curve.csv",
+        job=lambda w: f"{OUT}/jobs/{JOB_OF[f'{w.dataset}/{w.setting}/{w.method}/seed{w.seed}']}.json",
     output: RUN + "/metrics.json"
     log: RUN + "/evaluate.log"
     threads: config["training"]["threads"]

@@ -5,7 +5,8 @@
   stored training set (evaluation/references.py) are rows too, with method `ceiling` or `floor`;
 * `runs.csv`: the completeness check, every run the profile expects with its kind (implicit, explicit, joint),
   status (ok, diverged or missing), the failure record of a diverged run, its cost (seconds per 1000 iterations
-  from train.json; wall seconds and peak resident memory from Snakemake's benchmark.tsv), the parameters of its
+  from train.json; wall seconds, the run's share of its training job, and peak resident memory from Snakemake's
+  jobs/<job>.benchmark.tsv), the parameters of its
   learning-curve metrics, and whether it is trained: `beats_floor`, `plateaued` and `not_trained_because`
   (evaluation/trained.py, with the profile's `trained:` rules). Missing and diverged runs are listed, never dropped;
 * `curves.csv`: every run's learning curve (iteration, losses and the paper's metrics), long over runs, and one row
@@ -47,12 +48,14 @@ def figure_key(run, kind: str) -> str:
     return f"{kind}/{run.dataset}/{run.method}"
 
 
-def benchmark(path: Path) -> dict:
-    """Wall seconds and peak resident memory (MB) of the training job, from Snakemake's benchmark.tsv."""
+def benchmark(path: Path, runs: int = 1) -> dict:
+    """Wall seconds (the run's share of its training job of `runs` runs) and peak resident memory (MB) of the
+    training job, from Snakemake's jobs/<job>.benchmark.tsv."""
     if not path.exists():
-        return {"job_seconds": None, "max_rss_mb": None}
+        return {"job_seconds": None, "max_rss_mb": None, "job_runs": runs}
     row = pd.read_csv(path, sep="\t").iloc[-1]
-    return {"job_seconds": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "-" else None}
+    return {"job_seconds": float(row["s"]) / runs, "max_rss_mb": float(row["max_rss"]) if row["max_rss"] != "-"
+            else None, "job_runs": runs}
 
 
 def metric_rows(profile: str, ident: dict, rec: dict) -> list[dict]:
@@ -93,6 +96,7 @@ def collect(root: Path, cfg: dict):
     rows, runs, curves, figure_data = [], [], [], {}
     profile = cfg["profile"]
     expected = suite_config.runs(cfg)
+    jobs = {run: job for job in suite_config.jobs(cfg) for run in job.runs}
     for run in expected + reference_runs(expected):
         reference = run.method in REFERENCES
         run_dir = root / ("references" if reference else "runs") / run.path
@@ -107,7 +111,7 @@ def collect(root: Path, cfg: dict):
             runs.append({**ident, "kind": rec.get("kind"), "status": rec["status"],
                          "failure": json.dumps(rec.get("failure")), "iterations": rec["train"]["iterations"],
                          "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
-                         **benchmark(run_dir / "benchmark.tsv"),
+                         **benchmark(root / "jobs" / f"{jobs[run].name}.benchmark.tsv", len(jobs[run].runs)),
                          "curve_params": json.dumps(rec.get("curve_params") or {}, sort_keys=True)})
         curve = read_curve(run_dir, ident)
         if curve is not None:

@@ -99,6 +99,12 @@ class JointW(Method):
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
         self.lam2 = 0.0  # λ2 of the current iteration
 
+    @classmethod
+    def stacks(cls, hp: dict) -> bool:
+        # Method.stacks' conditions (not super(): joint_js is built from this body), and Algorithm 1's order: the
+        # released order's Stein steps run through autograd
+        return Method.stacks.__func__(cls, hp) and hp["stein_updates"] == "joint"
+
     def bridge_schedule(self, t: int) -> float:
         """λ2 after t finished iterations (module docstring)."""
         hp = self.hp

@@ -41,10 +41,18 @@ def test_smoke_outputs(smoke):
     expected = suite_config.runs(cfg)
     runs = pd.read_csv(smoke / "runs.csv")
     assert len(runs) == len(expected) and (runs["status"] == "ok").all(), runs
+    training_jobs = suite_config.jobs(cfg)
+    assert any(len(job.runs) > 1 for job in training_jobs)  # the smoke profile stacks runs
+    for job in training_jobs:
+        record = json.loads((smoke / "jobs" / f"{job.name}.json").read_text())
+        assert [r["run_dir"] for r in record["runs"]] == [f"results/smoke/runs/{r.path}" for r in job.runs]
+        stacks = methods.get(job.method).stacks(suite_config.hparams(cfg, job.method, job.runs[0].dataset))
+        assert [r["stack"] for r in record["runs"]] == [len(job.runs) if stacks else 1] * len(job.runs), record
+        for suffix in (".log", ".benchmark.tsv"):
+            assert (smoke / "jobs" / f"{job.name}{suffix}").exists()
     for run in expected:
         run_dir = smoke / "runs" / run.path
-        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "log.txt", "evaluate.log",
-                     "benchmark.tsv", "checkpoint.pt"):
+        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "evaluate.log", "checkpoint.pt"):
             assert (run_dir / name).exists(), f"{run_dir / name} missing"
         record = json.loads((run_dir / "metrics.json").read_text())
         assert record["status"] == "ok" and record["method"] == run.method

@@ -1,6 +1,8 @@
 """Stacked runs (methods/core/stack.py): K runs trained as one stack give each run the numbers it gets alone."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -98,6 +100,13 @@ def test_stacked_adam_keeps_one_row_of_slots_per_run():
     opt.apply([torch.cat([torch.ones(1, *p.shape[1:]), torch.zeros(1, *p.shape[1:])]) for p in net.parameters()])
     for p, b in zip(net.parameters(), before):
         assert not torch.equal(p[0], b[0]) and torch.equal(p[1], b[1])  # run 1 had no gradient: unchanged
+    # a non-finite gradient leaves its run as it was (finite), and a frozen run no longer moves
+    before, slots = [p.detach().clone() for p in net.parameters()], opt.state["exp_avg"].clone()
+    opt.frozen[1] = True
+    opt.apply([torch.stack([torch.full(p.shape[1:], float("nan")), torch.ones(p.shape[1:])])
+               for p in net.parameters()])
+    assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))
+    assert torch.equal(opt.state["exp_avg"], slots)
 
 
 def test_a_method_that_does_not_stack_says_so():
@@ -115,3 +124,67 @@ def test_bench_times_stacks(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--stack", "--methods", "gan_er"])
     assert "does not train in stacks" in capsys.readouterr().err
+
+
+# --- training jobs of several runs (methods/harness/train.py train_runs) ------------------------------------------
+def stored(tmp_path, name: str, dataset: str, seed: int, scale: float = 1.0):
+    """A stored training set (datasets.make), its points multiplied by `scale`."""
+    from datasets.make import build
+
+    data = build(dataset, "clean", seed)
+    data["x"] = data["x"] * scale
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **data)
+    return path
+
+
+def job_hparams(name: str, **over) -> dict:
+    hp = suite_config.hparams(suite_config.load("default"), name, "two_circle")
+    return {**hp, "iterations": 40, "checkpoint_every": 20, "eval_every": 20, "curve_samples": 0, "hidden": 32,
+            **over}
+
+
+def test_a_run_that_diverges_in_a_stack_is_frozen_and_the_others_go_on(tmp_path):
+    """A run whose data overflow float32 diverges at its first iteration: recorded as diverged there, its
+    parameters frozen and finite; its partner trains on, to exactly the numbers it gets beside a healthy run."""
+    from methods.harness.train import train_runs
+
+    good, healthy = stored(tmp_path, "good", "two_circle", 0), stored(tmp_path, "healthy", "two_spiral", 1)
+    huge = stored(tmp_path, "huge", "two_spiral", 1, scale=1e30)  # squares overflow: the KSD is NaN at once
+    hp = job_hparams("dem")
+    records = train_runs([good, huge], "dem", hp, [tmp_path / "a", tmp_path / "b"])
+    assert records[0]["status"] == "ok" and records[0]["stack"] == 2
+    assert records[1]["status"] == "diverged" and records[1]["failure"]["iteration"] == 1
+    assert json.loads((tmp_path / "b" / "train.json").read_text())["status"] == "diverged"
+    train_runs([good, healthy], "dem", hp, [tmp_path / "c", tmp_path / "d"])
+    from methods.harness.runfiles import load_checkpoint
+
+    a, c = (load_checkpoint(tmp_path / n / "checkpoint.pt")["method"]["model"] for n in "ac")
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    frozen = load_checkpoint(tmp_path / "b" / "checkpoint.pt") if (tmp_path / "b" / "checkpoint.pt").exists() else None
+    assert frozen is None  # diverged before its first checkpoint: nothing non-finite was saved
+
+
+def test_a_stacked_runs_checkpoint_resumes_alone_and_in_a_stack(tmp_path):
+    """Stacked runs write ordinary checkpoints: half a job's iterations in a stack, then the rest of one run alone
+    and of the other in a stack of one, give each the numbers of the job run straight through (to float32
+    rounding: a run alone takes the unbatched products)."""
+    from methods.harness.runfiles import load_checkpoint
+    from methods.harness.train import train_runs
+
+    data = [stored(tmp_path, "p", "two_circle", 0), stored(tmp_path, "q", "two_spiral", 1)]  # (wgan_gp: nothing in
+    # it depends on the iteration count, which the half job changes)
+    hp = job_hparams("wgan_gp")
+    train_runs(data, "wgan_gp", hp, [tmp_path / "s0", tmp_path / "s1"])  # straight through
+    train_runs(data, "wgan_gp", {**hp, "iterations": 20}, [tmp_path / "h0", tmp_path / "h1"])
+    for n in ("h0", "h1"):  # as after a kill at iteration 20: continue under the job's own hyper-parameters
+        ckpt = load_checkpoint(tmp_path / n / "checkpoint.pt")
+        ckpt["meta"]["config_hash"] = suite_config.config_hash(hp, **{k: ckpt["meta"][k] for k in
+                                                                      ("dataset", "setting", "method", "seed")})
+        torch.save(ckpt, tmp_path / n / "checkpoint.pt")
+    records = [train_runs([data[0]], "wgan_gp", hp, [tmp_path / "h0"])[0],
+               train_runs([data[1], data[0]], "wgan_gp", hp, [tmp_path / "h1", tmp_path / "x"])[0]]
+    assert [r["resumed_from"] for r in records] == [20, 20] and [r["stack"] for r in records] == [1, 1]
+    for resumed, straight in (("h0", "s0"), ("h1", "s1")):
+        a, b = (load_checkpoint(tmp_path / n / "checkpoint.pt")["method"]["model"] for n in (resumed, straight))
+        assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), resumed

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from methods.core.entropy import DAEScore
+from methods.core.nets import StackedLinear
 from methods.core.optim import Adam, RMSprop
 from methods.core.params import Param
 from methods.core.stack import Stack
@@ -120,3 +121,45 @@ class Method(nn.Module):
         self.load_state_dict(state["model"])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+
+    # --- stacks (methods/core/stack.py) --------------------------------------------------------------------------
+    @classmethod
+    def stacks(cls, hp: dict) -> bool:
+        """Whether runs with these hyper-parameters can train as one stack: a `stackable` method on the closed-form
+        paths (MLPs with `fused_gradients`, the KSD)."""
+        return cls.stackable and hp.get("fused_gradients", True) and hp.get("discrepancy", "ksd") == "ksd"
+
+    def freeze_run(self, k: int) -> None:
+        """Stop training run k of the stack (it diverged): its parameters and slots stay as they are."""
+        for o in self.optimizers.values():
+            o.frozen[k] = True
+
+    def _stacked_keys(self) -> set[str]:
+        """state_dict keys with a leading run dimension: the weights and biases of the stacked layers."""
+        return {f"{name}.{p}" for name, m in self.named_modules() if isinstance(m, StackedLinear)
+                for p in ("weight", "bias")}
+
+    def run_state(self, k: int) -> dict:
+        """`checkpoint_state` of run k of the stack, shaped as an ordinary run's: it loads into the method built
+        without a stack (so a stacked run's checkpoint is an ordinary run's checkpoint)."""
+        stacked = self._stacked_keys()
+        model = {key: (v[k] if key in stacked else v).clone() for key, v in self.state_dict().items()}
+        optimizers = {name: {"t": o.t, **{slot: v[k].clone() for slot, v in o.state.items()}}
+                      for name, o in self.optimizers.items()}
+        return {"model": model, "optimizers": optimizers}
+
+    @torch.no_grad()
+    def load_run_state(self, k: int, state: dict) -> None:
+        """Load an ordinary run's `checkpoint_state` into run k of the stack (every run at the same iteration)."""
+        stacked = self._stacked_keys()
+        for key, v in self.state_dict().items():
+            (v[k] if key in stacked else v).copy_(state["model"][key])
+        for name, o in self.optimizers.items():
+            o.load_run_state(k, state["optimizers"][name])
+
+    def run_view(self, k: int) -> Method:
+        """Run k of the stack as an ordinary method (a copy of its networks), e.g. to evaluate or sample it."""
+        with torch.random.fork_rng(devices=[]):  # building it draws initial weights: keep the global stream
+            view = type(self)(self.hp, self.data_shape)
+        view.load_checkpoint_state(self.run_state(k))
+        return view

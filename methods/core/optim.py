@@ -51,6 +51,8 @@ class _FlatOptimizer:
             p.data = view.view(p.shape)
             offset += n
         self.state = {name: torch.zeros_like(self.flat) for name in self.slots}
+        # a stack's runs that no longer train (diverged): their rows are left as they are
+        self.frozen = None if runs is None else torch.zeros(runs, dtype=torch.bool, device=first.device)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -75,12 +77,31 @@ class _FlatOptimizer:
 
     @torch.no_grad()
     def apply(self, grads: list | torch.Tensor | None) -> None:
-        """One update from gradients given directly, one per parameter in order (methods/core/steps.py)."""
+        """One update from gradients given directly, one per parameter in order (methods/core/steps.py).
+
+        In a stack, a run whose gradient holds a NaN or an infinity, or that is `frozen` (a diverged run), keeps
+        its parameters and slots: its row is not updated, so its parameters stay finite and the others go on."""
         g = self._flatten(grads) if isinstance(grads, list) else grads
         if g is None:
             return
         self.t += 1
-        self.update(g)
+        if self.runs is None:
+            self.update(g)
+            return
+        skip = self.frozen | ~torch.isfinite(g).all(-1)
+        if not skip.any():
+            self.update(g)
+            return
+        kept = [self.flat[skip].clone(), *(v[skip].clone() for v in self.state.values())]
+        self.update(g.masked_fill(skip[:, None], 0.0))
+        for target, old in zip([self.flat, *self.state.values()], kept):
+            target[skip] = old
+
+    def load_run_state(self, k: int, state: dict) -> None:
+        """Row k of a stack's slots from an ordinary run's `state_dict` (every run at the same step count)."""
+        for name in self.slots:
+            self.state[name][k].copy_(state[name])
+        self.t = int(state["t"])
 
     def update(self, g: torch.Tensor) -> None:
         """The update rule on the flat gradient g (step count `t` already advanced)."""

@@ -27,7 +27,7 @@ import datasets
 from methods.harness.keys import (ROOT, SHARED_SECTIONS, ConfigError, all_keys, check_entry, defaults, describe,
                                   normalise, schema, valid_keys)
 
-RUNTIME = ("threads", "device", "checkpoint_every", "eval_every")  # how a run is run, not what it computes: a
+RUNTIME = ("threads", "device", "checkpoint_every", "eval_every", "stack", "stack_by")  # how a run is run, not what it computes: a
 # change to these neither invalidates a checkpoint nor reruns a job (not in `config_hash`)
 RESOLVED_HEADER = ("# The configuration a DAG of this suite ran with: config/config.yaml, then config/profiles/"
                    "<profile>.yaml, then --config,\n# resolved and validated by the Snakefile "
@@ -175,6 +175,45 @@ class Run:
     def path(self) -> str:
         """The run's folder below results/<profile>/runs/ (README, "What you get")."""
         return f"{self.dataset}/{self.setting}/{self.method}/seed{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """A training job: runs of one method with the same hyper-parameters, trained together (a stack where the
+    method stacks; README, "Stacked runs"). `name` is its file name below results/<profile>/jobs/."""
+    name: str
+    method: str
+    runs: tuple[Run, ...]
+
+
+STACK_KEYS = {"seeds": ("dataset", "setting"), "curve": ("dataset",), "method": ()}  # what the runs of a job share
+
+
+def jobs(cfg: dict) -> list[Job]:
+    """The training jobs of the configuration: each 2-D run joins the runs sharing its method, hyper-parameters and
+    `training: stack_by` key, at most `training: stack` per job (trained as one stack where the method stacks with
+    these hyper-parameters, one after the other in the job's process otherwise); every image run is a job of its
+    own, named by its run folder."""
+    size, by = cfg["training"]["stack"], cfg["training"]["stack_by"]
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs(cfg):
+        hp = hparams(cfg, run.method, run.dataset)
+        if size > 1 and datasets.track(run.dataset) == "2d":
+            shared = tuple(getattr(run, key) for key in STACK_KEYS[by])
+            key = (run.method, digest({k: v for k, v in hp.items() if k not in RUNTIME})[:8], *shared)
+        else:
+            key = (run,)
+        groups.setdefault(key, []).append(run)
+    out = []
+    for key, members in groups.items():
+        if len(key) == 1:
+            out.append(Job(members[0].path, members[0].method, tuple(members)))
+            continue
+        for i in range(0, len(members), size):
+            chunk = tuple(members[i:i + size])
+            name = "/".join([f"group_{key[0]}", *key[2:], f"{key[1]}-{i // size}"])
+            out.append(Job(name, key[0], chunk))
+    return out
 
 
 def experiment_methods(cfg: dict, exp: dict) -> list[str]:

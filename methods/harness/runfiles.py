@@ -56,9 +56,12 @@ def training_tensors(data: dict) -> torch.Tensor:
     return torch.as_tensor(data["x"], dtype=torch.float32)
 
 
-def save_checkpoint(path: Path, method, iteration: int, curve: list, rng: np.random.Generator, meta: dict):
-    state = {"meta": meta, "iteration": iteration, "curve": curve, "method": method.checkpoint_state(),
-             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
+def save_checkpoint(path: Path, method_state: dict, torch_rng: torch.Tensor, iteration: int, curve: list,
+                    rng: np.random.Generator, meta: dict):
+    """A run's checkpoint: its metadata, iteration and curve, the method's `checkpoint_state` (an ordinary run's,
+    also for a run of a stack), and its random streams (torch's, the numpy generator of its mini-batches)."""
+    state = {"meta": meta, "iteration": iteration, "curve": curve, "method": method_state,
+             "torch_rng": torch_rng, "numpy_rng": rng.bit_generator.state,
              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
