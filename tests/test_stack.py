@@ -188,3 +188,23 @@ def test_a_stacked_runs_checkpoint_resumes_alone_and_in_a_stack(tmp_path):
     for resumed, straight in (("h0", "s0"), ("h1", "s1")):
         a, b = (load_checkpoint(tmp_path / n / "checkpoint.pt")["method"]["model"] for n in (resumed, straight))
         assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a), resumed
+
+
+@pytest.mark.parametrize("by", ["seeds", "curve", "method"])
+def test_training_jobs_group_runs_as_configured(by):
+    import copy
+
+    cfg = copy.deepcopy(suite_config.load("default"))
+    cfg["training"].update(stack=9, stack_by=by)
+    jobs, runs = suite_config.jobs(cfg), suite_config.runs(cfg)
+    assert sorted(r for job in jobs for r in job.runs) == sorted(runs)  # every run in exactly one job
+    shared = {"seeds": ("dataset", "setting"), "curve": ("dataset",), "method": ()}[by]
+    for job in jobs:
+        assert 1 <= len(job.runs) <= 9 and {r.method for r in job.runs} == {job.method}
+        assert len({json.dumps(suite_config.hparams(cfg, r.method, r.dataset), sort_keys=True) for r in job.runs}) == 1
+        assert all(len({getattr(r, key) for r in job.runs}) == 1 for key in shared)
+        if datasets.track(job.runs[0].dataset) == "image":
+            assert len(job.runs) == 1
+    assert len(jobs) < len(runs)
+    cfg["training"]["stack"] = 1
+    assert [job.runs for job in suite_config.jobs(cfg)] == [(r,) for r in runs]
