@@ -220,7 +220,7 @@ def train_alone(cls, hp: dict, run: Run, device: torch.device, progress) -> None
 
 def train_stack(cls, hp: dict, runs: list[Run], progress) -> None:
     """K runs as one stack: each with its own random streams (seeded as it would seed them alone) and data."""
-    stack = Stack([run.seed_value for run in runs])
+    stack = Stack([run.seed_value for run in runs], hp["device"])
     method = cls(hp, runs[0].shape, stack)
     for k, run in enumerate(runs):
         if run.state is not None:
