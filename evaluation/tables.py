@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datasets import track as dataset_track
 from datasets.images import IMAGE_DATASETS
 from evaluation.outputs import TABLES  # noqa: F401  (the names the Snakefile expects)
 from evaluation.trained import REFERENCES, is_trained
@@ -101,7 +102,7 @@ def clean_table(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], 
     table = table.fillna("–")
     trained = trained_counts(r, ["method", "dataset"])
     table = with_counts(table, {(m, (d, n)): k for (m, d), k in trained.items() for n in names})
-    image = any(d in IMAGE_DATASETS for d in datasets)
+    image = any(dataset_track(d) == "image" for d in datasets)
     table.index = [(IMAGE_REFERENCE_LABELS if image else REFERENCE_LABELS).get(m, m) for m in table.index]
     table.columns = [f"{d} {label(n)}" for d, n in table.columns]
     counts = seed_counts(r)
@@ -141,7 +142,7 @@ def runtime_table(runs: pd.DataFrame) -> pd.DataFrame:
     ok = runs[runs["status"] != "missing"]
     if ok.empty:
         return pd.DataFrame()
-    ok = ok.assign(data=ok["dataset"].where(ok["dataset"].isin(IMAGE_DATASETS), "2-D"))
+    ok = ok.assign(data=[d if dataset_track(d) == "image" else "2-D" for d in ok["dataset"]])
     table = ok.groupby(["method", "data"]).agg(
         **{"s / 1000 iterations": ("seconds_per_1000_iterations", mean_std),
            "job wall s": ("job_seconds", mean_std),
