@@ -133,7 +133,7 @@ class Run:
         self.meta = {**self.ident, "hparams": hp, "data_shape": list(self.shape), "seed_value": self.seed_value,
                      "config_hash": suite_config.config_hash(hp, **self.ident)}
         self.checkpoint = self.run_dir / CHECKPOINT
-        self.start, self.curve, self.state, self.torch_rng = 0, [], None, None
+        self.start, self.curve, self.state, self.torch_rng, self.cuda_rng = 0, [], None, None, None
         self.evaluate_curve = curve_evaluator(self.data, hp, self.ident["seed"], classifier)
         self.curve_params = None  # {metric: params} of the curve's metrics, from the first row this session logs
         self.status, self.failure, self.train_seconds, self.stack = "ok", None, 0.0, 1
@@ -207,7 +207,7 @@ def train_alone(cls, hp: dict, run: Run, device: torch.device, progress) -> None
     if run.state is not None:
         method.load_checkpoint_state(run.state)
         torch.set_rng_state(run.torch_rng)
-        if getattr(run, "cuda_rng", None) is not None:
+        if run.cuda_rng is not None:
             torch.cuda.set_rng_state_all(run.cuda_rng)
 
     def save(it):
