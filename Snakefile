@@ -149,21 +149,20 @@ def data_file(run) -> str:
     return f"{OUT}/data/{run.dataset}/{run.setting}/seed{run.seed}.npz"
 
 
-def job_inputs(w) -> dict:
-    """The job's training sets (one per run, in order) and, on the image track, the DAG's feature classifier."""
-    job = JOBS[w.job]
-    inputs = {"data": [data_file(r) for r in job.runs]}
-    if datasets.track(job.runs[0].dataset) == "image":
-        inputs["classifier"] = f"{OUT}/classifiers/{job.runs[0].dataset}.pt"
+def training_inputs(runs) -> dict:
+    """The runs' training sets (one per run, in order) and, on the image track, the DAG's feature classifier."""
+    inputs = {"data": [data_file(r) for r in runs]}
+    if datasets.track(runs[0].dataset) == "image":
+        inputs["classifier"] = f"{OUT}/classifiers/{runs[0].dataset}.pt"
     return inputs
+
+
+def job_inputs(w) -> dict:
+    return training_inputs(JOBS[w.job].runs)
 
 
 def run_inputs(w) -> dict:
-    """A run's training set and, on the image track, the DAG's feature classifier."""
-    inputs = {"data": data_file(suite_config.Run(w.dataset, w.setting, w.method, int(w.seed)))}
-    if datasets.track(w.dataset) == "image":
-        inputs["classifier"] = f"{OUT}/classifiers/{w.dataset}.pt"
-    return inputs
+    return training_inputs([suite_config.Run(w.dataset, w.setting, w.method, int(w.seed))])
 
 
 def classifier_flag(w, input) -> str:

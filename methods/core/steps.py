@@ -57,8 +57,7 @@ def wgan_gp_critic_step(critic: Critic, opt, real: torch.Tensor, fake: torch.Ten
     norm = grad.norm(dim=-1)
     phi, slope = penalty_of_norm(norm, penalty)
     value_bar = _critic_weights(b, value.dtype)  # ∂L/∂v, and the critic term of L is its dot product with v
-    critic_term = torch.dot(value, value_bar) if value.dim() == 1 else value @ value_bar  # per run in a stack
-    loss = critic_term + gp_weight * phi.mean(-1)
+    loss = value @ value_bar + gp_weight * phi.mean(-1)  # per run in a stack
     grad_bar = (gp_weight / b) * (slope / norm.clamp_min(1e-12))[..., None] * grad
     opt.apply(fused.backward(saved, value_bar, grad_bar)[1])
     return loss

@@ -210,11 +210,11 @@ def train_alone(cls, hp: dict, run: Run, device: torch.device, progress) -> None
         if run.cuda_rng is not None:
             torch.cuda.set_rng_state_all(run.cuda_rng)
 
-    def save(it):
+    def save(k, it):
         save_checkpoint(run.checkpoint, method.checkpoint_state(), torch.get_rng_state(), it, run.curve, run.rng,
                         run.meta)
 
-    loop(method, [run], hp, progress, views=lambda k: method, save=lambda k, it: save(it))
+    loop(method, [run], hp, progress, views=lambda k: method, save=save)
     run.result = method, torch.get_rng_state()
 
 
