@@ -34,8 +34,8 @@ PUBLISHED = f"results/published/{PROFILE}"  # committed results of this profile 
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
 JOBS = {job.name: job for job in suite_config.jobs(config)}  # training jobs: one run, or a stack of runs
-JOB_OF = {run.path: name for name, job in JOBS.items() for run in job.runs}
 JOB = OUT + "/jobs/{job}"
+EVALUATION = OUT + "/evaluations/{job}"  # a training job's runs are evaluated together
 TRAINING_SETS = sorted({(r.dataset, r.setting, r.seed) for r in RUNS})  # each with a ceiling and a floor reference
 AGGREGATES = {"metrics": "metrics.csv", "runs": "runs.csv", "curves": "curves.csv", "figure_data": "figure_data.npz"}
 AGG = {k: f"{OUT}/{v}" for k, v in AGGREGATES.items()}
@@ -161,10 +161,6 @@ def job_inputs(w) -> dict:
     return training_inputs(JOBS[w.job].runs)
 
 
-def run_inputs(w) -> dict:
-    return training_inputs([suite_config.Run(w.dataset, w.setting, w.method, int(w.seed))])
-
-
 def classifier_flag(w, input) -> str:
     return f"--classifier {input.classifier}" if "classifier" in input.keys() else ""
 
@@ -199,21 +195,22 @@ rule train:
 
 
 rule evaluate:
-    """One run's metrics.json from what training wrote (evaluation/evaluate.py). Reruns when the evaluation code
+    """Each run's metrics.json of one training job, from what training wrote (evaluation/evaluate.py), in one
+    process; the output is the job's list of metrics files, evaluations/<job>.json. Reruns when the evaluation code
     changes (its fingerprint, evaluation/outputs.py), without retraining."""
     input:
-        unpack(run_inputs),
-        job=lambda w: f"{OUT}/jobs/{JOB_OF[f'{w.dataset}/{w.setting}/{w.method}/seed{w.seed}']}.json",
-    output: RUN + "/metrics.json"
-    log: RUN + "/evaluate.log"
+        unpack(job_inputs),
+        job=JOB + ".json",
+    output: EVALUATION + ".json"
+    log: EVALUATION + ".log"
     threads: config["training"]["threads"]
     params:
         evaluation=EVALUATION_VERSION,
         classifier=classifier_flag,
-        run_dir=RUN,
+        run_dirs=lambda w: [f"{OUT}/runs/{r.path}" for r in JOBS[w.job].runs],
     shell:
-        "{PY} -m evaluation.evaluate --run-dir {params.run_dir} --data {input.data} {params.classifier} "
-        "--threads {threads} > {log} 2>&1"
+        "{PY} -m evaluation.evaluate --run-dir {params.run_dirs} --data {input.data} {params.classifier} "
+        "--threads {threads} --job-record {output} > {log} 2>&1"
 
 
 rule references:
@@ -242,7 +239,7 @@ rule aggregate:
     """metrics.csv (long format, references included), runs.csv (expected runs, status, cost, trained or not),
     curves.csv, figure_data.npz."""
     input:
-        metrics=[f"{OUT}/runs/{r.path}/metrics.json" for r in RUNS],
+        evaluations=[f"{OUT}/evaluations/{name}.json" for name in JOBS],  # every run's metrics.json
         references=rules.references.output,
     output: **AGG
     log: OUT + "/logs/aggregate.log"

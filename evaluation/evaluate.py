@@ -1,4 +1,4 @@
-"""Evaluate one trained run into its metrics.json: one record with the run's identity, status, every metric as
+"""Evaluate trained runs, each into its metrics.json: one record with the run's identity, status, every metric as
 {value, params} (the parameters that define it: sample sizes, thresholds, bandwidth, feature space; the metrics'
 definitions are in evaluation/metrics2d.py and evaluation/images.py) and provenance.
 
@@ -6,6 +6,10 @@ The DAG's `evaluate` step, and the way to re-evaluate any stored run, e.g. after
 
     python -m evaluation.evaluate --run-dir results/<profile>/runs/<dataset>/<setting>/<method>/seed<k> --data D.npz
         [--classifier results/<profile>/classifiers/<dataset>.pt]   (image runs)
+    python -m evaluation.evaluate --run-dir R1 R2 … --data D1 D2 … [--job-record E.json]   (a training job's runs)
+
+The DAG evaluates a training job's runs in one process (one `evaluate` job per training job, README "Stacked
+runs"); `--job-record` then writes the list of the metrics files it wrote, the job's output.
 
 It reads what training wrote (methods/harness/runfiles.py: train.json, checkpoint.pt, samples.npy, curve.csv) and
 never trains. The learning-curve functions (`curve_metrics`, `image_curve_metrics`) are called by the training
@@ -316,19 +320,29 @@ def evaluate(run_dir, data_path, classifier=None) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--data", required=True, help="the run's training set .npz")
-    parser.add_argument("--out", default=None, help=f"default: <run-dir>/{METRICS}")
+    parser.add_argument("--run-dir", required=True, nargs="+", help="one or more run folders")
+    parser.add_argument("--data", required=True, nargs="+", help="each run's training set .npz, in the same order")
+    parser.add_argument("--out", default=None, help=f"default: <run-dir>/{METRICS} (one run only)")
     parser.add_argument("--classifier", default=None, help="image runs: results/<profile>/classifiers/<dataset>.pt")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--job-record", default=None, help="write the list of metrics files written here (JSON)")
     args = parser.parse_args(argv)
+    if len(args.data) != len(args.run_dir):
+        parser.error(f"{len(args.run_dir)} run folders but {len(args.data)} training sets: give one --data per run")
+    if args.out and len(args.run_dir) > 1:
+        parser.error("--out names one metrics file: give it with a single --run-dir")
     torch.set_num_threads(args.threads)
-    try:
-        record = evaluate(args.run_dir, args.data, args.classifier)
-    except (ValueError, FileNotFoundError) as err:
-        parser.exit(2, f"error: {err}\n")
-    write_json(args.out or Path(args.run_dir) / METRICS, record)
-
+    written = []
+    for run_dir, data in zip(args.run_dir, args.data):
+        try:
+            record = evaluate(run_dir, data, args.classifier)
+        except (ValueError, FileNotFoundError) as err:
+            parser.exit(2, f"error: {run_dir}: {err}\n")
+        out = args.out or str(Path(run_dir) / METRICS)
+        write_json(out, record)
+        written.append(out)
+    if args.job_record:
+        write_json(args.job_record, {"evaluation": evaluation_version(), "metrics": written})
 
 if __name__ == "__main__":
     main()

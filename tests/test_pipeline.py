@@ -50,9 +50,11 @@ def test_smoke_outputs(smoke):
         assert [r["stack"] for r in record["runs"]] == [len(job.runs) if stacks else 1] * len(job.runs), record
         for suffix in (".log", ".benchmark.tsv"):
             assert (smoke / "jobs" / f"{job.name}{suffix}").exists()
+        evaluated = json.loads((smoke / "evaluations" / f"{job.name}.json").read_text())
+        assert evaluated["metrics"] == [f"results/smoke/runs/{r.path}/metrics.json" for r in job.runs]
     for run in expected:
         run_dir = smoke / "runs" / run.path
-        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "evaluate.log", "checkpoint.pt"):
+        for name in ("train.json", "samples.npy", "curve.csv", "metrics.json", "checkpoint.pt"):
             assert (run_dir / name).exists(), f"{run_dir / name} missing"
         record = json.loads((run_dir / "metrics.json").read_text())
         assert record["status"] == "ok" and record["method"] == run.method

@@ -36,16 +36,16 @@ def _silu_curvature(z, a, slope):
     return sig * (1 - sig) * (2 + z * (1 - 2 * sig))
 
 
-def _fast_tanh(z):
-    # tanh z = 2σ(2z) − 1, in place: torch's CPU tanh kernel is not vectorised (measured on one thread, 300 × 128:
-    # tanh 98 µs, sigmoid 17 µs), and it was the largest element-wise cost of a critic step
-    return torch.sigmoid(z.mul(2)).mul_(2).sub_(1)
+def _tanh_slope(z, a):
+    return torch.addcmul(a.new_ones(()), a, a, value=-1)  # 1 − a² in one pass (2.4× faster than 1 − a * a here)
 
 
 D = fused.Derivatives
 # φ(z), φ'(z, a), φ''(z, a, φ') with a = φ(z); φ'' = None where it is 0 (piecewise linear)
 ACTIVATIONS: dict[str, fused.Derivatives] = {
-    "tanh": D(torch.tanh, lambda z, a: 1 - a * a, lambda z, a, p: -2 * a * p, _fast_tanh),
+    # torch.tanh itself: measured here (one thread, 300 × 128 and 9 × 300 × 128) 3–10× faster than 2σ(2z) − 1,
+    # which an earlier version used, at every CPU capability (AVX512, AVX2, default)
+    "tanh": D(torch.tanh, _tanh_slope, lambda z, a, p: -2 * a * p),
     "relu": D(F.relu, lambda z, a: (z > 0).to(z.dtype), lambda z, a, p: None),
     "leaky_relu": D(lambda z: F.leaky_relu(z, LEAKY_SLOPE), _leaky_slope, lambda z, a, p: None),
     "softplus": D(F.softplus, lambda z, a: torch.sigmoid(z), lambda z, a, p: p * (1 - p)),
@@ -225,7 +225,7 @@ class Critic(nn.Module):
         self.net = mlp(d_in, hp["hidden"], 1, hp["layers"], hp["critic_activation"], hp["fused_gradients"], stack)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient
+        if self.net.fused:  # the fused forward with its hand-written backward; no input gradient
             return self.net.value_and_grad(x, "linear", rows=0)[0]
         return self.net(x).squeeze(-1)
 
@@ -246,7 +246,7 @@ class Energy(nn.Module):
                        hp["fused_gradients"], stack)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.net.fused:  # the fused forward (fast tanh) with its hand-written backward; no input gradient
+        if self.net.fused:  # the fused forward with its hand-written backward; no input gradient
             return self.net.value_and_grad(x, self.head, rows=0)[0]
         return ENERGY_HEADS[self.head].fn(self.net(x)).sum(-1)
 

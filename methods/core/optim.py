@@ -80,7 +80,9 @@ class _FlatOptimizer:
         """One update from gradients given directly, one per parameter in order (methods/core/steps.py).
 
         In a stack, a run whose gradient holds a NaN or an infinity, or that is `frozen` (a diverged run), keeps
-        its parameters and slots: its row is not updated, so its parameters stay finite and the others go on."""
+        its parameters and slots: its row is not updated, so its parameters stay finite and the others go on. A
+        row's test is its sum, one pass instead of an element-wise check (a sum that overflows float32 also stops
+        the row: its gradients are beyond 10³⁴ anyway)."""
         g = self._flatten(grads) if isinstance(grads, list) else grads
         if g is None:
             return
@@ -88,7 +90,7 @@ class _FlatOptimizer:
         if self.runs is None:
             self.update(g)
             return
-        skip = self.frozen | ~torch.isfinite(g).all(-1)
+        skip = self.frozen | ~torch.isfinite(g.sum(-1))
         if not skip.any():
             self.update(g)
             return
