@@ -56,12 +56,14 @@ wildcard_constraints:
     seed=r"\d+",
     job=r"[a-z0-9_@/.\-]+",
 
-localrules: all, figures, aggregate, tables, plots, compare, claims, bilinear_game
+localrules: all, figures, aggregate, sweep, tables, plots, compare, claims, bilinear_game
 
 
-OUTPUTS = [*expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"]),
-           *expand(OUT + "/figures/{figure}.{ext}", figure=FIGURES + ["bilinear_game"], ext=["png", "pdf"]),
-           *COMPARE.values(), OUT + "/claims.md"]
+SWEEP = {"md": f"{OUT}/tables/sweep.md", "csv": f"{OUT}/tables/sweep.csv"}
+OUTPUTS = [*SWEEP.values()] if config.get("sweep") else [  # the sweep profile: its table and chosen recipe alone
+    *expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex", "csv"]),
+    *expand(OUT + "/figures/{figure}.{ext}", figure=FIGURES + ["bilinear_game"], ext=["png", "pdf"]),
+    *COMPARE.values(), OUT + "/claims.md"]
 
 
 rule all:
@@ -245,6 +247,15 @@ rule aggregate:
     log: OUT + "/logs/aggregate.log"
     params: trained=config["trained"]
     shell: "{PY} -m evaluation.aggregate --config {CONFIG} --dir {OUT} > {log} 2>&1"
+
+
+rule sweep:
+    """The sweep profile's table: every grid point's metrics at the budgets, and the point the stated rule chooses
+    (evaluation/sweep.py)."""
+    input: curves=AGG["curves"], runs=AGG["runs"]
+    output: **SWEEP
+    log: OUT + "/logs/sweep.log"
+    shell: "{PY} -m evaluation.sweep --config {CONFIG} --dir {OUT} > {log} 2>&1"
 
 
 rule tables:

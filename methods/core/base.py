@@ -22,7 +22,7 @@ from torch import nn
 
 from methods.core.entropy import DAEScore
 from methods.core.nets import StackedLinear
-from methods.core.optim import Adam, RMSprop
+from methods.core.optim import Adam, RMSprop, lr_factor
 from methods.core.params import Param
 from methods.core.stack import Stack
 from methods.core.updates import descend
@@ -85,6 +85,14 @@ class Method(nn.Module):
     def runs(self) -> int | None:
         """K for a stack, None for one run (the optimisers' layout)."""
         return None if self.stack is None else len(self.stack)
+
+    def schedule(self, iteration: int) -> None:
+        """Every optimiser's learning rate for `iteration` (1-based) of hp["iterations"]: its base rate times
+        `lr_factor` of the schedule hp["lr_schedule"] (methods/core/optim.py)."""
+        factor = lr_factor(self.hp.get("lr_schedule", "constant"), iteration, self.hp["iterations"],
+                           self.hp.get("lr_warmup", 0))
+        for opt in self.optimizers.values():
+            opt.lr = opt.base_lr * factor
 
     def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> Adam:
         """An Adam optimiser for `module` (methods/core/optim.py), kept under `name` so checkpoints save its

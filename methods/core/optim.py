@@ -37,7 +37,7 @@ class _FlatOptimizer:
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("an optimiser needs at least one parameter that requires grad")
-        self.lr, self.t, self.runs = lr, 0, runs
+        self.lr, self.base_lr, self.t, self.runs = lr, lr, 0, runs  # lr = base_lr × the schedule's factor
         first = self.params[0]
         # one run: a vector of all parameters; a stack of K runs (parameters (K, …)): K rows, one per run
         lead = () if runs is None else (runs,)
@@ -149,3 +149,20 @@ class RMSprop(_FlatOptimizer):
         v = self.state["square_avg"]
         v.mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)
         self.flat.addcdiv_(g, v.sqrt().add_(self.eps), value=-self.lr)
+
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def lr_factor(schedule: str, iteration: int, iterations: int, warmup: int = 0) -> float:
+    """The learning-rate multiplier at `iteration` (1 … iterations): a linear warm-up from 1/warmup to 1 over the
+    first `warmup` iterations, then `constant` (1), `linear` (1 − u) or `cosine` (½(1 + cos πu); Loshchilov & Hutter
+    2017 without restarts), u ∈ [0, 1) the fraction of the post-warm-up iterations already done."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if iteration <= warmup:
+        return iteration / warmup
+    if schedule == "constant":
+        return 1.0
+    u = (iteration - 1 - warmup) / max(1, iterations - warmup)
+    return 1 - u if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * u))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -65,8 +66,9 @@ def load(profile: str | None = None, overrides: dict | None = None, root: Path =
 
 
 def resolve(cfg: dict, validate: bool = True) -> dict:
-    """The merged configuration with its values normalised, then (unless `validate` is False) checked."""
-    cfg = normalise(cfg)
+    """The merged configuration with its values normalised, a `sweep:` expanded (`expand_sweep`), then (unless
+    `validate` is False) checked."""
+    cfg = normalise(expand_sweep(cfg))
     if validate:
         check(cfg)
     return cfg
@@ -93,6 +95,43 @@ def write(cfg: dict, path) -> bool:
         return False
     write_text(path, text)
     return True
+
+
+SWEEP_EXPERIMENT = "sweep"
+
+
+def sweep_points(sweep: dict) -> dict[str, dict]:
+    """{preset name: overrides} for every combination of a sweep's `grid:` axes, in order. An axis is a list of
+    values of the key it is named after (`beta2: [0.999, 0.9]`) or of dicts of keys set together (`lr:
+    [{lr_implicit: 1e-3, lr_explicit: 1e-3}, …]`); a point's name is `s` and its index on each axis (`s010`)."""
+    axes = list(sweep["grid"].items())
+    if any(len(values) > 10 for _, values in axes):
+        raise ConfigError("sweep.grid: at most 10 values per axis (a point's name has one digit per axis)")
+    points = {}
+    for index in itertools.product(*(range(len(values)) for _, values in axes)):
+        overrides = {}
+        for (axis, values), i in zip(axes, index):
+            value = values[i]
+            overrides.update(value if isinstance(value, dict) else {axis: value})
+        points["s" + "".join(map(str, index))] = overrides
+    return points
+
+
+def expand_sweep(cfg: dict) -> dict:
+    """A configuration with a `sweep:` section (config/profiles/sweep.yaml; evaluation/sweep.py) gets one preset per
+    grid point and the experiment `sweep`: its methods at every point (`wgan_gp@s010`), on its datasets, clean."""
+    sweep = cfg.get("sweep")
+    if not isinstance(sweep, dict) or not all(isinstance(sweep.get(k), list) for k in ("methods", "datasets")) \
+            or not isinstance(sweep.get("grid"), dict):
+        return cfg  # no sweep, or one that the schema check will explain
+    cfg = copy.deepcopy(cfg)
+    points = sweep_points(sweep)
+    for over in points.values():
+        check_entry(over, all_keys(), "sweep.grid", "a sweep axis (any method's key)")
+    cfg["presets"] = {**(cfg.get("presets") or {}), **{name: {"all": over} for name, over in points.items()}}
+    cfg["experiments"] = {SWEEP_EXPERIMENT: {"datasets": list(sweep["datasets"]), "settings": ["clean"],
+                                             "methods": [f"{m}@{p}" for m in sweep["methods"] for p in points]}}
+    return cfg
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -221,14 +260,15 @@ def experiment_methods(cfg: dict, exp: dict) -> list[str]:
 
 
 def runs(cfg: dict) -> list[Run]:
-    """Every (dataset, setting, method, seed) the configuration asks for, each once, in a stable order; an
-    experiment's own `seeds:` replaces the profile's."""
+    """Every (dataset, setting, method, seed) the configuration asks for, each once, in a stable order: seeds
+    `first_seed`, `first_seed` + 1, … (0, 1, … unless a profile sets it); an experiment's own `seeds:` replaces the
+    profile's count."""
     from datasets.settings import Setting
 
     found = {Run(d, str(Setting.parse(s)), m, k)
              for exp in cfg["experiments"].values()
              for d in exp["datasets"] for s in exp["settings"] for m in experiment_methods(cfg, exp)
-             for k in range(exp.get("seeds", cfg["seeds"]))}
+             for k in range(cfg.get("first_seed", 0), cfg.get("first_seed", 0) + exp.get("seeds", cfg["seeds"]))}
     return sorted(found)
 
 

@@ -252,6 +252,7 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
                disable=not sys.stderr.isatty() if progress is None else not progress, mininterval=1.0)
     for it in bar:
         t0 = time.perf_counter()
+        method.schedule(it)
         losses = method.train_step(batches)
         seconds = (time.perf_counter() - t0) / len(active)
         log_now, save_now = it % hp["eval_every"] == 0 or it == iterations, it % hp["checkpoint_every"] == 0

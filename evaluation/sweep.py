@@ -1,0 +1,186 @@
+"""The sweep table: how every grid point of a `sweep:` profile (config/profiles/sweep.yaml) trains, and the point the
+stated rule chooses as the shared training recipe (README, "The training recipe").
+
+    python -m evaluation.sweep --config results/sweep/config.yaml [--dir results/sweep]
+
+Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
+row per point, method, dataset, metric and budget, with mean, sd and seeds) and tables/sweep.md.
+
+**The rule.** A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the
+row at b), averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
+dataset, metric and budget the grid points are ranked (1 = best, ties share the mean rank). A family's score at a
+point is its mean rank over the family's methods, datasets and metrics:
+
+    implicit (generators):       HSR ↑, MMD ↓
+    explicit (energy models):    KLD ↓, AUC ↑
+    joint (Stein Bridging):      HSR ↑, KLD ↓, AUC ↑
+
+and a point's score is the mean of the three family scores (each family weighs the same, whatever its number of
+methods). The chosen point has the best score at the largest budget, ties broken by the next budget down. One
+point serves every method, so every family trains with the same optimiser settings and the joint methods' critic
+and generator are trained exactly as their adversarial counterparts'. The sweep's seeds are not those of any
+other profile, and no claim's comparison enters the rule: the scores are ranks of each method against itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import methods
+from methods.harness import config as suite_config
+from methods.harness.io import write_text
+
+FAMILY_METRICS = {"implicit": {"hsr": "max", "mmd": "min"},
+                  "explicit": {"kld": "min", "auc": "max"},
+                  "joint": {"hsr": "max", "kld": "min", "auc": "max"}}
+WINDOW = 0.1  # a budget's value: the mean of the curve rows in ((1 − WINDOW) b, b]
+
+
+def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int]) -> pd.DataFrame:
+    """One row per (method variant, dataset, seed, metric, budget): the run's value at the budget (NaN: it diverged
+    before, or has no curve there)."""
+    rows = []
+    status = {(r.dataset, r.method, int(r.seed)): r for r in runs.itertuples()}
+    for (dataset, variant, seed), curve in curves.groupby(["dataset", "method", "seed"]):
+        base, point = suite_config.split_variant(variant)
+        if point is None:  # the references (ceiling, floor): `references` below
+            continue
+        family = methods.get(base).kind
+        run = status.get((dataset, variant, int(seed)))
+        failed_at = (json.loads(run.failure)["iteration"] if run is not None and run.status == "diverged"
+                     else np.nan)
+        for metric in FAMILY_METRICS[family]:
+            for b in budgets:
+                window = curve[(curve["iteration"] > (1 - WINDOW) * b) & (curve["iteration"] <= b)]
+                value = window[metric].mean() if metric in window and len(window) else np.nan
+                if np.isfinite(failed_at) and failed_at <= b:
+                    value = np.nan
+                rows.append({"point": point, "method": base, "family": family, "dataset": dataset, "seed": int(seed),
+                             "metric": metric, "budget": b, "value": value})
+    return pd.DataFrame(rows)
+
+
+def references(curves: pd.DataFrame) -> pd.DataFrame:
+    """The ceiling's and the floor's value of every metric per dataset (mean over the sweep's seeds)."""
+    refs = curves[curves["method"].isin(["ceiling", "floor"])]
+    metrics = sorted({m for family in FAMILY_METRICS.values() for m in family})
+    return refs.groupby(["method", "dataset"])[metrics].mean()
+
+
+def rank_points(values: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over seeds per (point, method, dataset, metric, budget), and the point's rank among the points
+    (1 = best; a missing or diverged value ranks last)."""
+    table = (values.groupby(["family", "method", "dataset", "metric", "budget", "point"])["value"]
+             .agg(mean="mean", sd="std", seeds="count").reset_index())
+    # a diverged seed makes the cell the worst: its mean is NaN
+    failed = values[values["value"].isna()].groupby(["family", "method", "dataset", "metric", "budget", "point"])
+    table = table.set_index(["family", "method", "dataset", "metric", "budget", "point"])
+    table.loc[list(failed.groups), "mean"] = np.nan
+    table = table.reset_index()
+    ascending = table["family"].combine(table["metric"], lambda f, m: FAMILY_METRICS[f][m] == "min")
+    signed = table["mean"].where(ascending, -table["mean"])
+    table["rank"] = (signed.fillna(np.inf).groupby([table[k] for k in ("method", "dataset", "metric", "budget")])
+                     .rank(method="average"))
+    return table
+
+
+def scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (point, budget): each family's mean rank and their mean, the point's score."""
+    family = table.groupby(["point", "budget", "family"])["rank"].mean().unstack("family")
+    family["score"] = family.mean(axis=1)
+    return family.reset_index()
+
+
+def choose(score: pd.DataFrame, budgets: list[int]) -> str:
+    """The point with the best (lowest) score at the largest budget, ties broken by the next budget down."""
+    wide = score.pivot(index="point", columns="budget", values="score")
+    order = sorted(budgets, reverse=True)
+    return wide.sort_values(order, kind="stable").index[0]
+
+
+def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, refs: pd.DataFrame) -> str:
+    sweep = cfg["sweep"]
+    points = suite_config.sweep_points(sweep)
+    budgets = sorted(sweep["budgets"])
+    top = max(budgets)
+    axes = list(sweep["grid"])
+    lines = ["# Sweep: the shared training recipe", "",
+             f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), seeds "
+             f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, {cfg['training']['iterations']}"
+             f" iterations; grid: " + "; ".join(f"{a}: {len(v)} values" for a, v in sweep["grid"].items()) + ".",
+             "Rule (evaluation/sweep.py): rank the points per method, dataset, metric and budget; a family's score is "
+             "its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), a point's score the mean "
+             f"of the family scores; the best score at {top} iterations wins. Lower is better.", "",
+             f"**Chosen: `{chosen}`**: " + ", ".join(f"{k} = {v}" for k, v in points[chosen].items()), ""]
+    wide = score.pivot(index="point", columns="budget")
+    families = [fam for fam in FAMILY_METRICS if (fam, top) in wide]
+    header = ["point", *axes, *(f"{fam} @{top}" for fam in families), *(f"score @{b}" for b in budgets)]
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for point in wide.sort_values(("score", top)).index:
+        cells = [f"`{point}`"] + [_axis_value(sweep["grid"][a][int(i)]) for a, i in zip(axes, point[1:])]
+        cells += [f"{wide.loc[point, (fam, top)]:.2f}" for fam in families]
+        cells += [f"{wide.loc[point, ('score', b)]:.2f}" for b in budgets]
+        lines.append("| " + " | ".join(cells) + " |")
+    at_top = table[table["budget"] == top]
+    order = list(wide.sort_values(("score", top)).index)
+    for dataset in sweep["datasets"]:
+        here = at_top[at_top["dataset"] == dataset]
+        columns = sorted({(m, metric) for m, metric in zip(here["method"], here["metric"])},
+                         key=lambda c: (sweep["methods"].index(c[0]), c[1]))
+        lines += ["", f"{dataset}, values at {top} iterations (mean ± sd over seeds; – : diverged or missing):", "",
+                  "| point | " + " | ".join(f"{m} {metric}" for m, metric in columns) + " |",
+                  "|" + " --- |" * (len(columns) + 1)]
+        cell = here.set_index(["point", "method", "metric"])
+        for point in order:
+            cells = []
+            for m, metric in columns:
+                mean, sd = cell.loc[(point, m, metric), ["mean", "sd"]] if (point, m, metric) in cell.index \
+                    else (np.nan, np.nan)
+                cells.append("–" if not np.isfinite(mean) else f"{mean:.2f} ± {sd if np.isfinite(sd) else 0:.2f}")
+            lines.append(f"| `{point}` | " + " | ".join(cells) + " |")
+        for ref in ("ceiling", "floor"):
+            cells = [f"{refs.loc[(ref, dataset), metric]:.2f}" if (ref, dataset) in refs.index else "–"
+                     for _, metric in columns]
+            lines.append(f"| {ref} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _axis_value(value) -> str:
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()) \
+        if isinstance(value, dict) else str(value)
+
+
+def make_sweep_table(root: Path, cfg: dict) -> str:
+    """Write tables/sweep.{csv,md} below `root`; returns the chosen point."""
+    if not cfg.get("sweep"):
+        raise SystemExit("error: this configuration has no `sweep:` section (run the sweep profile: "
+                         "snakemake --cores 2 --config profile=sweep)")
+    budgets = sorted(cfg["sweep"]["budgets"])
+    curves = pd.read_csv(root / "curves.csv")
+    values = budget_values(curves, pd.read_csv(root / "runs.csv"), budgets)
+    table = rank_points(values)
+    score = scores(table)
+    chosen = choose(score, budgets)
+    out = root / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = suite_config.sweep_points(cfg["sweep"])
+    table = table.assign(chosen=table["point"] == chosen,
+                         **{"overrides": table["point"].map(lambda p: repr(overrides[p]))})
+    write_text(out / "sweep.csv", table.to_csv(index=False))
+    write_text(out / "sweep.md", markdown(cfg, table, score, chosen, references(curves)))
+    return chosen
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    suite_config.add_arguments(parser)
+    cfg, root = suite_config.from_arguments(parser.parse_args(argv))
+    print(f"chosen: {make_sweep_table(root, cfg)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The recorded sweep (config/profiles/sweep.yaml, evaluation/sweep.py) and the learning-rate schedules it sweeps
+(methods/core/optim.py): the grid's expansion into runs on seeds no other profile uses, the rule's ranks on
+learning curves whose order is known, and the schedules' closed forms."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from evaluation import sweep as sw
+from methods.core.optim import Adam, lr_factor
+from methods.harness import config as suite_config
+
+
+def test_the_grid_expands_into_presets_and_runs_on_unused_seeds():
+    cfg = suite_config.load("sweep")
+    grid = cfg["sweep"]["grid"]
+    points = suite_config.sweep_points(cfg["sweep"])
+    assert len(points) == math.prod(len(v) for v in grid.values())
+    runs = suite_config.runs(cfg)
+    assert len(runs) == len(points) * len(cfg["sweep"]["methods"]) * len(cfg["sweep"]["datasets"]) * cfg["seeds"]
+    other_seeds = {r.seed for p in ("smoke", "default") for r in suite_config.runs(suite_config.load(p))}
+    assert {r.seed for r in runs}.isdisjoint(other_seeds)
+    # a point's overrides reach the run's hyper-parameters: s1… is the second value of the first axis
+    axis, values = next(iter(grid.items()))
+    second = next(name for name in points if name[1] == "1")
+    hp = suite_config.hparams(cfg, f"wgan_gp@{second}", "two_circle")
+    expected = values[1] if isinstance(values[1], dict) else {axis: values[1]}
+    assert all(hp[k] == v for k, v in expected.items())
+    # runs of one point stack together (its datasets and seeds), points never share a job
+    for job in suite_config.jobs(cfg):
+        assert len({r.method for r in job.runs}) == 1
+
+
+def test_a_bad_grid_gets_one_message():
+    with pytest.raises(suite_config.ConfigError, match="lr_implicitt"):
+        suite_config.load("sweep", {"sweep": {"grid": {"lr_implicitt": [1e-3]}}})
+
+
+def curves_of(values: dict, budgets=(100, 200)) -> pd.DataFrame:
+    """Learning curves whose HSR at every row is `values[(method, point)]` (+ 0.01 × seed), other metrics constant."""
+    rows = []
+    for (method, point), v in values.items():
+        for seed in (100, 101):
+            for it in range(50, max(budgets) + 1, 50):
+                rows.append({"dataset": "two_circle", "setting": "clean", "method": f"{method}@{point}", "seed": seed,
+                             "iteration": it, "hsr": v + 0.01 * seed, "mmd": 0.1, "kld": 1.0, "auc": 0.7})
+    return pd.DataFrame(rows)
+
+
+def runs_of(curves: pd.DataFrame, diverged: dict | None = None) -> pd.DataFrame:
+    runs = curves[["dataset", "method", "seed"]].drop_duplicates().assign(status="ok", failure="null")
+    for (method, seed), it in (diverged or {}).items():
+        at = (runs["method"] == method) & (runs["seed"] == seed)
+        runs.loc[at, "status"], runs.loc[at, "failure"] = "diverged", json.dumps({"iteration": it})
+    return runs
+
+
+def test_the_rule_ranks_points_by_each_methods_own_metrics():
+    curves = curves_of({("wgan_gp", "s00"): 0.5, ("wgan_gp", "s01"): 0.7, ("wgan_gp", "s10"): 0.6,
+                        ("joint_w", "s00"): 0.9, ("joint_w", "s01"): 0.4, ("joint_w", "s10"): 0.8})
+    values = sw.budget_values(curves, runs_of(curves), [100, 200])
+    table = sw.rank_points(values)
+    hsr = table[(table["metric"] == "hsr") & (table["budget"] == 200)].set_index(["method", "point"])
+    assert hsr.loc[("wgan_gp", "s01"), "rank"] == 1 and hsr.loc[("wgan_gp", "s00"), "rank"] == 3
+    assert hsr.loc[("joint_w", "s00"), "rank"] == 1 and hsr.loc[("joint_w", "s01"), "rank"] == 3
+    assert hsr.loc[("wgan_gp", "s01"), "mean"] == pytest.approx(0.7 + 1.005)  # mean over the two seeds
+    # the other metrics are equal everywhere: every point shares their mean rank
+    assert set(table[table["metric"] == "kld"]["rank"]) == {2.0}
+    score = sw.scores(table)
+    # implicit (HSR ranks 3/1/2 for s00/s01/s10, MMD tied at 2): 2.5, 1.5, 2; joint (HSR 1/3/2, KLD and AUC tied
+    # at 2): 5/3, 7/3, 2; the means: s00 2.08, s01 1.92, s10 2
+    at = score[score["budget"] == 200].set_index("point")["score"]
+    assert at.to_dict() == pytest.approx({"s00": 25 / 12, "s01": 23 / 12, "s10": 2.0})
+    assert sw.choose(score, [100, 200]) == "s01"
+
+
+def test_a_run_that_diverged_ranks_last():
+    curves = curves_of({("wgan_gp", "s0"): 0.9, ("wgan_gp", "s1"): 0.5})
+    runs = runs_of(curves, diverged={("wgan_gp@s0", 101): 150})
+    table = sw.rank_points(sw.budget_values(curves, runs, [100, 200]))
+    hsr = table[table["metric"] == "hsr"].set_index(["budget", "point"])["rank"]
+    assert hsr[(100, "s0")] == 1 and hsr[(200, "s0")] == 2  # fine before it diverged, last after
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u)))])
+def test_schedules_follow_their_closed_forms(schedule, expected):
+    n, warmup = 1000, 100
+    factors = np.array([lr_factor(schedule, it, n, warmup) for it in range(1, n + 1)])
+    assert np.allclose(factors[:warmup], np.arange(1, warmup + 1) / warmup)  # the warm-up
+    u = np.arange(n - warmup) / (n - warmup)
+    assert np.allclose(factors[warmup:], [expected(x) for x in u])
+    assert factors.min() > 0  # every iteration still moves
+
+
+def test_a_methods_schedule_sets_every_optimisers_rate(tmp_path):
+    import methods
+
+    cfg = suite_config.load("smoke")
+    hp = {**suite_config.hparams(cfg, "joint_w", "two_circle"), "lr_schedule": "linear", "iterations": 10}
+    method = methods.get("joint_w")(hp, (2,))
+    method.schedule(6)
+    for opt in method.optimizers.values():
+        assert opt.lr == pytest.approx(opt.base_lr * 0.5)
+    with pytest.raises(ValueError, match="unknown lr_schedule 'step'"):
+        lr_factor("step", 1, 10)
+
+
+def test_a_rate_set_between_steps_is_the_rate_adam_uses():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(5))
+    ref = torch.nn.Parameter(w.detach().clone())
+    ours, theirs = Adam([w], lr=1e-2), torch.optim.Adam([ref], lr=1e-2)
+    for step in range(1, 6):
+        ours.lr = theirs.param_groups[0]["lr"] = 1e-2 / step
+        for p, o in ((w, ours), (ref, theirs)):
+            o.zero_grad()
+            (p ** 2).sum().backward()
+            o.step()
+    assert torch.allclose(w, ref, atol=1e-7)
+
+
+def test_the_sweep_table_names_the_chosen_point(tmp_path):
+    sweep = {"methods": ["wgan_gp", "joint_w"], "datasets": ["two_circle"], "budgets": [100, 200],
+             "grid": {"lr": [{"lr_implicit": 2e-4, "lr_explicit": 2e-4}, {"lr_implicit": 1e-3, "lr_explicit": 1e-3}],
+                      "beta2": [0.999, 0.9]}}
+    curves = curves_of({("wgan_gp", "s00"): 0.5, ("wgan_gp", "s01"): 0.7, ("wgan_gp", "s10"): 0.6,
+                        ("wgan_gp", "s11"): 0.1, ("joint_w", "s00"): 0.9, ("joint_w", "s01"): 0.8,
+                        ("joint_w", "s10"): 0.4, ("joint_w", "s11"): 0.2})
+    refs = pd.DataFrame([{"dataset": "two_circle", "setting": "clean", "method": ref, "seed": 100, "iteration": 0,
+                          "hsr": v, "mmd": 0.0, "kld": 0.0, "auc": 1.0} for ref, v in (("ceiling", 0.9), ("floor", 0.2))])
+    pd.concat([curves, refs]).to_csv(tmp_path / "curves.csv", index=False)
+    runs_of(curves).to_csv(tmp_path / "runs.csv", index=False)
+    cfg = {"sweep": sweep, "seeds": 2, "first_seed": 100, "training": {"iterations": 200}}
+    assert sw.make_sweep_table(tmp_path, cfg) == "s01"
+    md = (tmp_path / "tables" / "sweep.md").read_text()
+    assert "**Chosen: `s01`**: lr_implicit = 0.0002, lr_explicit = 0.0002, beta2 = 0.9" in md
+    assert "| ceiling | 0.90 |" in md and "| floor | 0.20 |" in md
+    table = pd.read_csv(tmp_path / "tables" / "sweep.csv")
+    assert set(table.loc[table["chosen"], "point"]) == {"s01"}
