@@ -90,16 +90,18 @@ def draw(source: str) -> dict:
 
 DRAW = draw(OUT)
 SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
+REDRAW = (f"{PY} -m evaluation.sweep --config {SOURCE}/config.yaml --dir {SOURCE}" if config.get("sweep") else
+          "(" + " && ".join(v for k, v in draw(SOURCE).items() if not (config["published"] and k == "compare")) + ")")
 
 
 rule figures:
     """Redraw every table, figure and the claims report from the aggregates alone, without training: a rule
     without outputs, so Snakemake runs it whenever it is asked for (e.g. after changing a figure's code). With
-    `--config published=true` it redraws the published results (results/published/<profile>/) in place."""
-    input: [f"{SOURCE}/{name}" for name in AGGREGATES.values()]
+    `--config published=true` it redraws the published results (results/published/<profile>/) in place; on a
+    sweep profile, its table and figure (evaluation/sweep.py)."""
+    input: [f"{SOURCE}/{name}" for name in (("curves.csv", "runs.csv") if config.get("sweep") else AGGREGATES.values())]
     log: OUT + "/logs/figures.log"
-    shell: "(" + " && ".join(v for k, v in draw(SOURCE).items() if not (config["published"] and k == "compare")) + \
-           ") > {log} 2>&1"
+    shell: REDRAW + " > {log} 2>&1"
 
 
 def data_path(w):

@@ -4,7 +4,8 @@ stated rule chooses as the shared training recipe (README, "The training recipe"
     python -m evaluation.sweep --config results/sweep/config.yaml [--dir results/sweep]
 
 Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
-row per point, method, dataset, metric and budget, with mean, sd and seeds) and tables/sweep.md.
+row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
+(every point's learning curves against the ceiling and the floor).
 
 **The rule.** A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the
 row at b), averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
@@ -95,11 +96,15 @@ def scores(table: pd.DataFrame) -> pd.DataFrame:
     return family.reset_index()
 
 
+def ranking(score: pd.DataFrame, budgets: list[int]) -> list[str]:
+    """The points best first: by score at the largest budget, ties broken by the next budget down."""
+    wide = score.pivot(index="point", columns="budget", values="score")
+    return list(wide.sort_values(sorted(budgets, reverse=True), kind="stable").index)
+
+
 def choose(score: pd.DataFrame, budgets: list[int]) -> str:
     """The point with the best (lowest) score at the largest budget, ties broken by the next budget down."""
-    wide = score.pivot(index="point", columns="budget", values="score")
-    order = sorted(budgets, reverse=True)
-    return wide.sort_values(order, kind="stable").index[0]
+    return ranking(score, budgets)[0]
 
 
 def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, refs: pd.DataFrame) -> str:
@@ -107,26 +112,28 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
     points = suite_config.sweep_points(sweep)
     budgets = sorted(sweep["budgets"])
     top = max(budgets)
-    axes = list(sweep["grid"])
+    keys = list(dict.fromkeys(k for over in points.values() for k in over))
+    varied = [k for k in keys if len({repr(over.get(k)) for over in points.values()}) > 1]  # the table's columns
     lines = ["# Sweep: the shared training recipe", "",
              f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), seeds "
              f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, {cfg['training']['iterations']}"
              f" iterations; grid: " + "; ".join(f"{a}: {len(v)} values" for a, v in sweep["grid"].items()) + ".",
              "Rule (evaluation/sweep.py): rank the points per method, dataset, metric and budget; a family's score is "
              "its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), a point's score the mean "
-             f"of the family scores; the best score at {top} iterations wins. Lower is better.", "",
-             f"**Chosen: `{chosen}`**: " + ", ".join(f"{k} = {v}" for k, v in points[chosen].items()), ""]
+             f"of the family scores; the best score at {top} iterations wins, ties broken by the next budget down. Lower is "
+             "better; points best first.", "",
+             f"**Chosen: `{chosen}`**: " + ", ".join(f"{k} = {_value(v)}" for k, v in points[chosen].items()), ""]
     wide = score.pivot(index="point", columns="budget")
     families = [fam for fam in FAMILY_METRICS if (fam, top) in wide]
-    header = ["point", *axes, *(f"{fam} @{top}" for fam in families), *(f"score @{b}" for b in budgets)]
+    header = ["point", *varied, *(f"{fam} @{top}" for fam in families), *(f"score @{b}" for b in budgets)]
     lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for point in wide.sort_values(("score", top)).index:
-        cells = [f"`{point}`"] + [_axis_value(sweep["grid"][a][int(i)]) for a, i in zip(axes, point[1:])]
+    order = ranking(score, budgets)
+    for point in order:
+        cells = [f"`{point}`"] + [_value(points[point].get(k, "default")) for k in varied]
         cells += [f"{wide.loc[point, (fam, top)]:.2f}" for fam in families]
         cells += [f"{wide.loc[point, ('score', b)]:.2f}" for b in budgets]
         lines.append("| " + " | ".join(cells) + " |")
     at_top = table[table["budget"] == top]
-    order = list(wide.sort_values(("score", top)).index)
     for dataset in sweep["datasets"]:
         here = at_top[at_top["dataset"] == dataset]
         columns = sorted({(m, metric) for m, metric in zip(here["method"], here["metric"])},
@@ -149,9 +156,46 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
     return "\n".join(lines) + "\n"
 
 
-def _axis_value(value) -> str:
-    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()) \
-        if isinstance(value, dict) else str(value)
+def _value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def plot_curves(curves: pd.DataFrame, cfg: dict, chosen: str, stem: Path) -> None:
+    """figures/sweep.{png,pdf}: each method's metrics against iterations (mean over seeds), one line per point (the
+    chosen one thick), with the ceiling and the floor of each dataset: the evidence behind the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from evaluation.figures import REFERENCE_STYLE, save
+
+    sweep = cfg["sweep"]
+    panels = [(m, metric) for m in sweep["methods"] for metric in FAMILY_METRICS[methods.get(m).kind]]
+    points = list(suite_config.sweep_points(sweep))
+    colours = plt.get_cmap("tab10" if len(points) <= 10 else "tab20")
+    fig, axes = plt.subplots(len(panels), len(sweep["datasets"]), figsize=(4.2 * len(sweep["datasets"]),
+                                                                           2.1 * len(panels)), squeeze=False)
+    refs = curves[curves["method"].isin(list(REFERENCE_STYLE))].groupby(["method", "dataset"]).mean(numeric_only=True)
+    for (m, metric), row in zip(panels, axes):
+        for dataset, ax in zip(sweep["datasets"], row):
+            for i, point in enumerate(points):
+                run = curves[(curves["method"] == f"{m}@{point}") & (curves["dataset"] == dataset)]
+                mean = run.groupby("iteration")[metric].mean()
+                ax.plot(mean.index, mean.values, color=colours(i), lw=2.4 if point == chosen else 0.9,
+                        label=point + (" (chosen)" if point == chosen else ""))
+            for ref, (colour, style) in REFERENCE_STYLE.items():
+                if (ref, dataset) in refs.index:
+                    ax.axhline(refs.loc[(ref, dataset), metric], color=colour, ls=style, lw=1, label=ref)
+            ax.set_title(f"{m} · {dataset}", fontsize=9)
+            ax.set_ylabel(metric)
+            ax.tick_params(labelsize=7)
+    axes[-1][0].set_xlabel("iteration")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8,
+               bbox_to_anchor=(0.5, 1.0 + 0.25 / len(panels)))
+    fig.tight_layout()
+    save(fig, stem)
 
 
 def make_sweep_table(root: Path, cfg: dict) -> str:
@@ -172,6 +216,7 @@ def make_sweep_table(root: Path, cfg: dict) -> str:
                          **{"overrides": table["point"].map(lambda p: repr(overrides[p]))})
     write_text(out / "sweep.csv", table.to_csv(index=False))
     write_text(out / "sweep.md", markdown(cfg, table, score, chosen, references(curves)))
+    plot_curves(curves, cfg, chosen, root / "figures" / "sweep")
     return chosen
 
 

@@ -172,9 +172,9 @@ def test_a_stacked_runs_checkpoint_resumes_alone_and_in_a_stack(tmp_path):
     from methods.harness.runfiles import load_checkpoint
     from methods.harness.train import train_runs
 
-    data = [stored(tmp_path, "p", "two_circle", 0), stored(tmp_path, "q", "two_spiral", 1)]  # (wgan_gp: nothing in
-    # it depends on the iteration count, which the half job changes)
-    hp = job_hparams("wgan_gp")
+    data = [stored(tmp_path, "p", "two_circle", 0), stored(tmp_path, "q", "two_spiral", 1)]  # (wgan_gp at a constant
+    # rate: then nothing depends on the iteration count, which the half job changes)
+    hp = job_hparams("wgan_gp", lr_schedule="constant")
     train_runs(data, "wgan_gp", hp, [tmp_path / "s0", tmp_path / "s1"])  # straight through
     train_runs(data, "wgan_gp", {**hp, "iterations": 20}, [tmp_path / "h0", tmp_path / "h1"])
     for n in ("h0", "h1"):  # as after a kill at iteration 20: continue under the job's own hyper-parameters

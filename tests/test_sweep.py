@@ -143,3 +143,13 @@ def test_the_sweep_table_names_the_chosen_point(tmp_path):
     assert "| ceiling | 0.90 |" in md and "| floor | 0.20 |" in md
     table = pd.read_csv(tmp_path / "tables" / "sweep.csv")
     assert set(table.loc[table["chosen"], "point"]) == {"s01"}
+
+
+def test_one_axis_at_a_time_away_from_a_base():
+    sweep = {"mode": "axes", "base": {"lr_implicit": 1e-3, "batch_size": 100},
+             "grid": {"batch_size": [256], "critic_steps": [1, 3]}}
+    points = suite_config.sweep_points(sweep)
+    assert points == {"s00": {"lr_implicit": 1e-3, "batch_size": 100},
+                      "s10": {"lr_implicit": 1e-3, "batch_size": 256},
+                      "s01": {"lr_implicit": 1e-3, "batch_size": 100, "critic_steps": 1},
+                      "s02": {"lr_implicit": 1e-3, "batch_size": 100, "critic_steps": 3}}

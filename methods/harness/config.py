@@ -101,19 +101,32 @@ SWEEP_EXPERIMENT = "sweep"
 
 
 def sweep_points(sweep: dict) -> dict[str, dict]:
-    """{preset name: overrides} for every combination of a sweep's `grid:` axes, in order. An axis is a list of
-    values of the key it is named after (`beta2: [0.999, 0.9]`) or of dicts of keys set together (`lr:
-    [{lr_implicit: 1e-3, lr_explicit: 1e-3}, …]`); a point's name is `s` and its index on each axis (`s010`)."""
+    """{preset name: overrides} of a sweep's points, in order. An axis of `grid:` is a list of values of the key it
+    is named after (`beta2: [0.999, 0.9]`) or of dicts of keys set together (`lr: [{lr_implicit: 1e-3,
+    lr_explicit: 1e-3}, …]`). `mode: grid` (the default) takes every combination of the axes; a point's name is `s`
+    and its index on each axis (`s010`). `mode: axes` varies one axis at a time away from `base:`: the base is
+    `s00…0`, and value i of axis j is the point with i + 1 at place j. Every point starts from `base:` (if any)."""
     axes = list(sweep["grid"].items())
-    if any(len(values) > 10 for _, values in axes):
-        raise ConfigError("sweep.grid: at most 10 values per axis (a point's name has one digit per axis)")
-    points = {}
-    for index in itertools.product(*(range(len(values)) for _, values in axes)):
-        overrides = {}
+    if any(len(values) > 9 for _, values in axes):
+        raise ConfigError("sweep.grid: at most 9 values per axis (a point's name has one digit per axis)")
+    base = dict(sweep.get("base") or {})
+
+    def point(index):
+        overrides = dict(base)
         for (axis, values), i in zip(axes, index):
-            value = values[i]
-            overrides.update(value if isinstance(value, dict) else {axis: value})
-        points["s" + "".join(map(str, index))] = overrides
+            if i is not None:
+                overrides.update(values[i] if isinstance(values[i], dict) else {axis: values[i]})
+        return overrides
+
+    if sweep.get("mode", "grid") == "grid":
+        return {"s" + "".join(map(str, index)): point(index)
+                for index in itertools.product(*(range(len(values)) for _, values in axes))}
+    points = {"s" + "0" * len(axes): point([None] * len(axes))}
+    for j, (_, values) in enumerate(axes):
+        for i in range(len(values)):
+            name = ["0"] * len(axes)
+            name[j] = str(i + 1)
+            points["s" + "".join(name)] = point([i if k == j else None for k in range(len(axes))])
     return points
 
 
