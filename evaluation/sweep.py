@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 import methods
+from evaluation.outputs import REFERENCES
 from methods.harness import config as suite_config
 from methods.harness.io import write_text
 
@@ -67,7 +68,7 @@ def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int]) 
 
 def references(curves: pd.DataFrame) -> pd.DataFrame:
     """The ceiling's and the floor's value of every metric per dataset (mean over the sweep's seeds)."""
-    refs = curves[curves["method"].isin(["ceiling", "floor"])]
+    refs = curves[curves["method"].isin(REFERENCES)]
     metrics = sorted({m for family in FAMILY_METRICS.values() for m in family})
     return refs.groupby(["method", "dataset"])[metrics].mean()
 
@@ -75,13 +76,8 @@ def references(curves: pd.DataFrame) -> pd.DataFrame:
 def rank_points(values: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds per (point, method, dataset, metric, budget), and the point's rank among the points
     (1 = best; a missing or diverged value ranks last)."""
-    table = (values.groupby(["family", "method", "dataset", "metric", "budget", "point"])["value"]
-             .agg(mean="mean", sd="std", seeds="count").reset_index())
-    # a diverged seed makes the cell the worst: its mean is NaN
-    failed = values[values["value"].isna()].groupby(["family", "method", "dataset", "metric", "budget", "point"])
-    table = table.set_index(["family", "method", "dataset", "metric", "budget", "point"])
-    table.loc[list(failed.groups), "mean"] = np.nan
-    table = table.reset_index()
+    table = (values.groupby(["family", "method", "dataset", "metric", "budget", "point"])["value"]  # a diverged
+             .agg(mean=lambda v: v.mean(skipna=False), sd="std", seeds="count").reset_index())  # seed: mean NaN
     ascending = table["family"].combine(table["metric"], lambda f, m: FAMILY_METRICS[f][m] == "min")
     signed = table["mean"].where(ascending, -table["mean"])
     table["rank"] = (signed.fillna(np.inf).groupby([table[k] for k in ("method", "dataset", "metric", "budget")])
@@ -149,7 +145,7 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
                     else (np.nan, np.nan)
                 cells.append("–" if not np.isfinite(mean) else f"{mean:.2f} ± {sd if np.isfinite(sd) else 0:.2f}")
             lines.append(f"| `{point}` | " + " | ".join(cells) + " |")
-        for ref in ("ceiling", "floor"):
+        for ref in REFERENCES:
             cells = [f"{refs.loc[(ref, dataset), metric]:.2f}" if (ref, dataset) in refs.index else "–"
                      for _, metric in columns]
             lines.append(f"| {ref} | " + " | ".join(cells) + " |")
