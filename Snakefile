@@ -1,7 +1,7 @@
 # The Stein Bridging reproducibility suite: datasets → training → evaluation → aggregates → tables, figures, claims.
 #
 #   snakemake --cores all                                  # the default profile
-#   snakemake --cores 2 --config profile=smoke             # smoke | default | paper (config/profiles/)
+#   snakemake --cores 2 --config profile=smoke             # smoke | default | full | paper (config/profiles/)
 #   snakemake --cores 2 figures --config profile=default   # redraw tables, figures and claims from the aggregates
 #   snakemake --cores 2 figures --config published=true    # … from the published ones (results/published/<profile>/)
 #   snakemake --cores 1 bench --config profile=default     # per-iteration cost of every method (harness/bench.py)
@@ -22,7 +22,8 @@ from evaluation.outputs import REFERENCES, TABLES, code_version, evaluation_vers
 
 configfile: "config/config.yaml"
 try:  # validated in the main process; a cluster job re-reads what was validated there
-    configfile: str(suite_config.profile_file(config["profile"]))
+    for profile_path in suite_config.profile_files(config["profile"]):  # a profile after the one it `extends:`
+        configfile: str(profile_path)
     config.update(suite_config.resolve(config, validate=workflow.is_main_process))
 except (suite_config.ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
@@ -90,6 +91,11 @@ def draw(source: str) -> dict:
 
 DRAW = draw(OUT)
 SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
+if config["published"] and not Path(PUBLISHED).is_dir():
+    raise WorkflowError(f"invalid configuration: published=true: no published results for profile {PROFILE!r} "
+                        f"({PUBLISHED}/ does not exist); published profiles: "
+                        f"{', '.join(sorted(p.parent.name for p in Path(PUBLISHED).parent.glob('*/PROVENANCE')))}"
+                        " (--config profile=NAME published=true)")
 REDRAW = (f"{PY} -m evaluation.sweep --config {SOURCE}/config.yaml --dir {SOURCE}" if config.get("sweep") else
           "(" + " && ".join(v for k, v in draw(SOURCE).items() if not (config["published"] and k == "compare")) + ")")
 

@@ -16,7 +16,7 @@
   2-D energy model's density grid.
 
 Tables, figures and the claims report are made from these four files only, so they can be rebuilt without the
-runs: the default profile's aggregates are committed in results/published/default/.
+runs: published aggregates are committed in results/published/<profile>/.
 
     python -m evaluation.aggregate --config results/<profile>/config.yaml [--dir results/<profile>]
 

@@ -3,6 +3,7 @@ numbers, every method entry is checked against the method's declared parameters 
 of a run's hyper-parameters, and what the config hash covers."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -110,3 +111,19 @@ def test_the_snakefile_takes_its_output_names_from_light_modules():
              "import evaluation.evaluate; assert 'methods.harness.train' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_full_profile_is_the_default_plus_ring8_grid25_and_images():
+    default, full = suite_config.load("default"), suite_config.load("full")
+    assert set(suite_config.runs(default)) < set(suite_config.runs(full))  # every default run, unchanged
+    extra = {(r.dataset, r.setting) for r in set(suite_config.runs(full)) - set(suite_config.runs(default))}
+    assert {d for d, _ in extra} == {"ring8", "grid25", "mnist5k"}
+    assert full["training"] == default["training"] and full["optim"] == default["optim"]
+
+
+def test_a_profile_that_extends_itself_gets_one_message(tmp_path):
+    shutil.copytree(suite_config.ROOT / "config", tmp_path / "config")
+    (tmp_path / "config" / "profiles" / "a.yaml").write_text("extends: b\nseeds: 2\n")
+    (tmp_path / "config" / "profiles" / "b.yaml").write_text("extends: a\n")
+    with pytest.raises(ConfigError, match=r"profile 'a' extends itself \(through a → b\)"):
+        suite_config.load("a", root=tmp_path)

@@ -128,6 +128,7 @@ BAD_CONFIG = [  # (--config overrides on the tiny profile, what the message must
     (["experiments={x: {datasets: [mnist], settings: [clean], methods: [gan]}}", "images={paths: {mnist: /nowhere}}"],
      "/nowhere: no such directory"),
     (["methods={foo: {}}"], "there is no methods/foo.py"),
+    (["published=true"], "no published results for profile 'tiny' (results/published/tiny/ does not exist)"),
 ]
 
 

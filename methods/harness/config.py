@@ -54,15 +54,25 @@ def profile_file(name: str, root: Path = ROOT) -> Path:
     return root / "config" / "profiles" / f"{name}.yaml"
 
 
-def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT) -> dict:
+def profile_files(name: str, root: Path = ROOT, within: tuple = ()) -> list[Path]:
+    """A profile's file, after the files of the profile it `extends:` (the `full` profile extends `default`)."""
+    if name in within:
+        raise ConfigError(f"profile {name!r} extends itself (through {' → '.join(within)}); remove one `extends:`")
+    path = profile_file(name, root)
+    parent = (yaml.safe_load(path.read_text()) or {}).get("extends")
+    return [*(profile_files(parent, root, (*within, name)) if parent else []), path]
+
+
+def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT, validate: bool = True) -> dict:
     """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last), resolved;
-    `root` is the repository whose config/ is read."""
+    `root` is the repository whose config/ is read; `validate=False` skips the checks (e.g. data paths)."""
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     name = (overrides or {}).get("profile") or profile or cfg["profile"]
-    cfg = merge(cfg, yaml.safe_load(profile_file(name, root).read_text()) or {})
+    for path in profile_files(name, root):
+        cfg = merge(cfg, yaml.safe_load(path.read_text()) or {})
     cfg = merge(cfg, overrides or {})
     cfg["profile"] = name
-    return resolve(cfg)
+    return resolve(cfg, validate)
 
 
 def resolve(cfg: dict, validate: bool = True) -> dict:
