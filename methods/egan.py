@@ -56,21 +56,28 @@ class BasedEnergy(nn.Module):
     """E(x) = E_net(x) + ‖x‖²/(2σ²) − bᵀx: the network energy plus an optional Gaussian base term with a learnt
     linear part b (Kim & Bengio 2016, §3: the free-energy form of a Gaussian-Bernoulli RBM, xᵀx/σ² − bᵀx − Σ_i
     softplus(W_iᵀφ(x) + b_i); the ½ here makes σ the standard deviation of the base Gaussian). The base keeps
-    exp(−E) normalisable whatever the network does far from the data; `base_std = None` gives E = E_net."""
+    exp(−E) normalisable whatever the network does far from the data; `base_std = None` gives E = E_net. In a
+    `stack` of K runs (vectors only) x is (K, B, d) and b is (K, d)."""
 
-    def __init__(self, hp: dict, shape: tuple[int, ...]):
+    stacked_tensors = ("b",)
+
+    def __init__(self, hp: dict, shape: tuple[int, ...], stack=None):
         super().__init__()
-        self.net = energy(hp, shape)
+        self.net, self.stacked = energy(hp, shape, stack), stack is not None
         self.base_std = hp["base_std"]
         if self.base_std is not None:
-            self.b = nn.Parameter(torch.zeros(math.prod(shape)))
+            self.b = nn.Parameter(torch.zeros(*(() if stack is None else (len(stack),)), math.prod(shape)))
+
+    def base(self, x: torch.Tensor) -> torch.Tensor:
+        """‖x‖²/(2σ²) − bᵀx per point."""
+        if self.stacked:
+            return x.pow(2).sum(-1) / (2 * self.base_std ** 2) - (x @ self.b.unsqueeze(-1)).squeeze(-1)
+        flat = x.flatten(1)
+        return flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.net(x)
-        if self.base_std is None:
-            return e
-        flat = x.flatten(1)
-        return e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
+        return e if self.base_std is None else e + self.base(x)
 
     def energy_and_score(self, x: torch.Tensor, frozen: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(E(x), −∇_x E(x)): the network's (closed form for the MLP energy, autograd for an image network) plus
@@ -80,9 +87,8 @@ class BasedEnergy(nn.Module):
         e, s = self.net.energy_and_score(x, frozen)
         if self.base_std is None:
             return e, s
-        flat = x.flatten(1)
-        e = e + flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
-        return e, s - (x / self.base_std ** 2 - self.b.view(x.shape[1:]))
+        b = self.b.unsqueeze(-2) if self.stacked else self.b.view(x.shape[1:])
+        return e + self.base(x), s - (x / self.base_std ** 2 - b)
 
 
 @register
@@ -91,6 +97,7 @@ class Egan(Method):
     kind = "explicit"  # the energy is the model; its generator is the sampler that calibrates it
     has_generator = True
     has_energy = True
+    stackable = True
     hyperparameters = {
         "energy_steps": Param(5, "energy (discriminator) updates per generator update (papers: 1)", low=1),
         "entropy_weight": Param(1.0, "w; 1 makes the generator loss KL(P_G ‖ p_E) up to log Z", low=0),
@@ -107,7 +114,7 @@ class Egan(Method):
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
         Method.__init__(self, hp, data_shape, stack)  # by name, not super(): dgm's class is built from this body
         hp = self.hp
-        self.energy_net = BasedEnergy(hp, data_shape)
+        self.energy_net = BasedEnergy(hp, data_shape, self.stack)
         self.generator = generator(hp, data_shape, self.stack)
         self.entropy = self.score_estimator("entropy_dae")  # s(x) ≈ ∇log q_G(x), fitted on generated samples
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
@@ -121,22 +128,23 @@ class Egan(Method):
         energy_l2 · E[E(x⁺)² + E(x⁻)²] and grad_penalty · E‖∇E(x⁺)‖² when those weights are non-zero."""
         if self.hp["grad_penalty"] > 0:
             real = real.detach().requires_grad_(True)
-        e_real, e_fake = self.energy_net(real), self.energy_net(fake)
+        e_real, e_fake = self.energy_net(real), self.energy_net(fake)  # (B,), or (K, B) for a stack: losses per run
         if self.hp["margin"] is None:
-            loss = e_real.mean() - e_fake.mean()
+            loss = e_real.mean(-1) - e_fake.mean(-1)
         else:
-            loss = (e_real.mean() - e_fake).clamp_min(-self.hp["margin"]).mean()
+            loss = (e_real.mean(-1, keepdim=True) - e_fake).clamp_min(-self.hp["margin"]).mean(-1)
         if self.hp["energy_l2"] > 0:
-            loss = loss + self.hp["energy_l2"] * (e_real.pow(2).mean() + e_fake.pow(2).mean())
+            loss = loss + self.hp["energy_l2"] * (e_real.pow(2).mean(-1) + e_fake.pow(2).mean(-1))
         if self.hp["grad_penalty"] > 0:
             score = score_from_energy(self.energy_net, real)  # −∇E(x⁺), differentiable
-            loss = loss + self.hp["grad_penalty"] * score.flatten(1).pow(2).sum(1).mean()
+            score = score.flatten(1) if self.stack is None else score
+            loss = loss + self.hp["grad_penalty"] * score.pow(2).sum(-1).mean(-1)
         return loss
 
     def train_step(self, data):
         for _ in range(self.hp["energy_steps"]):  # the energy on E_data[E] − E_G[E] (+ its regularisers)
             real = data.batch()
-            loss_e = self.energy_loss(real, self.sample(real.shape[0]))
+            loss_e = self.energy_loss(real, self.sample(self.hp["batch_size"]))
             self.step(self.opt_e, loss_e)
         # the generator on E_G[E] − w·H(P_G)
         logs = self.generator_update(self.generator.noise(self.hp["batch_size"]), data)

@@ -24,6 +24,7 @@ class GanEr(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_er: "wgan"
     has_generator = True
+    stackable = True
     hyperparameters = {**GAN_PARAMETERS, **Entropy.hyperparameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):

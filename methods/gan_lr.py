@@ -23,6 +23,7 @@ class GanLr(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_lr: "wgan"
     has_generator = True
+    stackable = True
     hyperparameters = {**GAN_PARAMETERS, **Likelihood.hyperparameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):

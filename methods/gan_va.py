@@ -24,6 +24,7 @@ class GanVa(Method):
     kind = "implicit"
     loss = "gan"  # the adversarial loss (methods/core/losses.py); wgan_va: "wgan"
     has_generator = True
+    stackable = True
     hyperparameters = {**GAN_PARAMETERS, **AnnealedEntropy.hyperparameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):

@@ -83,27 +83,20 @@ class JointW(Method):
         self.critic_update = CriticUpdate(self.critic, self.optimizer("critic", self.critic, *implicit), self.loss,
                                           hp)
         opt_f = None if self.stein_critic is None else self.optimizer("stein_critic", self.stein_critic, *explicit)
-        # the released order's Stein steps run through autograd, as they always have
         self.energy_update = EnergyUpdate(self.energy_net, self.optimizer("energy", self.energy_net, *explicit), hp,
-                                          self.stein_critic, opt_f, closed_form=joint)
+                                          self.stein_critic, opt_f)
         self.bridge = SteinBridge(self.energy_net, hp, self.stein_critic)  # λ2·S(G(z), p_E); λ2 set per iteration
         terms = [Adversarial(self.critic, self.loss)] + ([self.bridge] if joint else [])  # D1's loss + the bridge
         self.generator_update = GeneratorUpdate(self.generator, opt_g, terms)
         if not joint:  # the released order: a generator step and an energy step on the bridge alone
             opt_gs = self.optimizer("generator_stein", self.generator, explicit[0], hp["lr_implicit"],
                                     hp["beta1_explicit"])
-            self.generator_bridge_update = GeneratorUpdate(self.generator, opt_gs, [self.bridge], closed_form=False)
+            self.generator_bridge_update = GeneratorUpdate(self.generator, opt_gs, [self.bridge])
             self.energy_bridge_update = EnergyUpdate(self.energy_net,
                                                      self.optimizer("energy_bridge", self.energy_net, *explicit), hp,
-                                                     self.stein_critic, closed_form=False)
+                                                     self.stein_critic)
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
         self.lam2 = 0.0  # λ2 of the current iteration
-
-    @classmethod
-    def stacks(cls, hp: dict) -> bool:
-        # Method.stacks' conditions (not super(): joint_js is built from this body), and Algorithm 1's order: the
-        # released order's Stein steps run through autograd
-        return Method.stacks.__func__(cls, hp) and hp["stein_updates"] == "joint"
 
     def bridge_schedule(self, t: int) -> float:
         """λ2 after t finished iterations (module docstring)."""

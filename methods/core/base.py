@@ -116,7 +116,7 @@ class Method(nn.Module):
     def score_estimator(self, name: str) -> DAEScore:
         """A DAE score estimator (methods/core/entropy.py, the `entropy:` options) for this method's data, its Adam
         slots kept under `name` so checkpoints carry them."""
-        dae = DAEScore(self.hp, math.prod(self.data_shape))
+        dae = DAEScore(self.hp, math.prod(self.data_shape), self.stack)
         self.optimizers[name] = dae.opt
         return dae
 
@@ -143,9 +143,12 @@ class Method(nn.Module):
             o.frozen[k] = True
 
     def _stacked_keys(self) -> set[str]:
-        """state_dict keys with a leading run dimension: the weights and biases of the stacked layers."""
-        return {f"{name}.{p}" for name, m in self.named_modules() if isinstance(m, StackedLinear)
-                for p in ("weight", "bias")}
+        """state_dict keys with a leading run dimension: the weights and biases of the stacked layers, and the
+        parameters and buffers a module lists in `stacked_tensors` (e.g. the DAE's running moments)."""
+        if self.stack is None:
+            return set()
+        return {f"{name}.{p}" for name, m in self.named_modules()
+                for p in (("weight", "bias") if isinstance(m, StackedLinear) else getattr(m, "stacked_tensors", ()))}
 
     def run_state(self, k: int) -> dict:
         """`checkpoint_state` of run k of the stack, shaped as an ordinary run's: it loads into the method built

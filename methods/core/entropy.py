@@ -57,53 +57,73 @@ from torch import nn
 
 from methods.core.nets import mlp
 from methods.core.optim import Adam
+from methods.core.stack import Stack, draw
 
 
 class FourierFeatures(nn.Module):
     """φ(x) = [sin(Ωx), cos(Ωx)] with Ω_kj ~ N(0, 1/ℓ²) drawn once and kept as a buffer (Rahimi & Recht 2007):
-    φ(x)ᵀφ(y)/K ≈ exp(−‖x − y‖²/(2ℓ²)), a stationary kernel of length-scale ℓ."""
+    φ(x)ᵀφ(y)/K ≈ exp(−‖x − y‖²/(2ℓ²)), a stationary kernel of length-scale ℓ. In a stack each run draws its own Ω
+    (K, k, d) and x is (K, B, d)."""
 
-    def __init__(self, d: int, k: int, length_scale: float):
+    stacked_tensors = ("omega",)  # with a leading run dimension in a stack (Method._stacked_keys)
+
+    def __init__(self, d: int, k: int, length_scale: float, stack: Stack | None = None):
         super().__init__()
-        self.register_buffer("omega", torch.randn(k, d) / length_scale)
+        self.register_buffer("omega", draw(stack, torch.randn, k, d) / length_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x @ self.omega.T
+        h = x @ self.omega.transpose(-1, -2)
         return torch.cat([torch.sin(h), torch.cos(h)], dim=-1)
 
 
 class DAEScore(nn.Module):
     """s(x) ≈ ∇_x log (p ∗ N(0, σ²I))(x) = (r(x) − x)/σ², with r(x) = x + σ² s(x) a DAE fitted online by denoising
-    score matching, `dae_steps` Adam steps per `fit` call (parametrisation: module docstring)."""
+    score matching, `dae_steps` Adam steps per `fit` call (parametrisation: module docstring).
 
-    def __init__(self, hp: dict, d: int):
+    With a `stack` of K runs (methods/core/stack.py; vectors only) x is (K, B, d): every run has its own network,
+    features, running moments, noise draws and Adam slots, and its own loss (the stack's loss is their sum)."""
+
+    stacked_tensors = ("mean", "var")
+
+    def __init__(self, hp: dict, d: int, stack: Stack | None = None):
         super().__init__()
+        self.stack = stack
         self.sigma = hp["dae_sigma"]
         self.steps, self.warmup = hp["dae_steps"], hp["dae_warmup"]
         self.momentum, self.clip = hp["dae_momentum"], hp["dae_clip"]
         self.gaussian_base = hp["dae_gaussian_base"]
         k = hp["dae_fourier_features"]
-        self.features = FourierFeatures(d, k, hp["dae_fourier_scale"] * self.sigma)  # K = 0: no features
-        self.net = mlp(2 * k + d, hp["hidden"], d, hp["layers"], hp["dae_activation"])
+        self.features = FourierFeatures(d, k, hp["dae_fourier_scale"] * self.sigma, stack)  # K = 0: no features
+        self.net = mlp(2 * k + d, hp["hidden"], d, hp["layers"], hp["dae_activation"], stack=stack)
         nn.init.zeros_(self.net[-1].weight)  # f = 0 at the start: s = the Gaussian base (or 0), never −x/σ²
         nn.init.zeros_(self.net[-1].bias)
-        self.register_buffer("mean", torch.zeros(d))  # running moments of the fitted batches (base, input scale)
-        self.register_buffer("var", torch.ones(d))
+        runs = () if stack is None else (len(stack),)
+        self.register_buffer("mean", torch.zeros(*runs, d))  # running moments of the fitted batches (base, scale)
+        self.register_buffer("var", torch.ones(*runs, d))
         self.register_buffer("fits", torch.zeros((), dtype=torch.long))  # `fit` calls so far
-        self.opt = Adam(self.net.parameters(), lr=hp["dae_lr"], betas=(0.9, hp["beta2"]))
+        self.opt = Adam(self.net.parameters(), lr=hp["dae_lr"], betas=(0.9, hp["beta2"]), runs=runs[0] if runs else None)
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        """x as rows of vectors: (B, d) alone, (K, B, d) in a stack."""
+        return x.flatten(1) if self.stack is None else x
+
+    def _moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The running mean and variance, broadcastable against `_flat(x)`."""
+        return (self.mean, self.var) if self.stack is None else (self.mean[:, None], self.var[:, None])
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)
-        standardised = (flat - self.mean) / (self.var + self.sigma ** 2).sqrt()  # by the noisy inputs' moments
+        flat, (mean, var) = self._flat(x), self._moments()
+        standardised = (flat - mean) / (var + self.sigma ** 2).sqrt()  # by the noisy inputs' moments
         s = self.net(torch.cat([self.features(flat), standardised], dim=-1)) / self.sigma
         if self.gaussian_base:
-            s = s - (flat - self.mean) / (self.var + self.sigma ** 2)
+            s = s - (flat - mean) / (var + self.sigma ** 2)
         return s.view_as(x)
 
     @torch.no_grad()
     def _update_moments(self, x: torch.Tensor) -> None:
-        flat = x.flatten(1)
-        mean, var = flat.mean(0), flat.var(0) if len(flat) > 1 else torch.zeros_like(self.var)
+        flat = self._flat(x)
+        rows = flat.shape[-2]
+        mean, var = flat.mean(-2), flat.var(-2) if rows > 1 else torch.zeros_like(self.var)
         if self.fits == 0:
             self.mean.copy_(mean)
             self.var.copy_(var)
@@ -119,10 +139,11 @@ class DAEScore(nn.Module):
         steps = self.steps + (self.warmup if self.fits == 0 else 0)
         self.fits += 1
         for _ in range(steps):
-            eps = torch.randn_like(x)
-            loss = (self.sigma * self._score(x + self.sigma * eps) + eps).pow(2).flatten(1).sum(1).mean()
+            eps = torch.randn_like(x) if self.stack is None else draw(self.stack, torch.randn, *x.shape[1:])
+            loss = (self.sigma * self._score(x + self.sigma * eps) + eps).pow(2)
+            loss = loss.flatten(1).sum(1).mean() if self.stack is None else loss.sum(-1).mean(-1)  # per run
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.sum().backward()
             self.opt.step()
         return self.sigma ** 2 * loss.detach()
 
@@ -132,11 +153,13 @@ class DAEScore(nn.Module):
         s = self._score(x)
         if self.clip is None:
             return s
-        bound = self.clip * math.sqrt(s[0].numel()) / self.sigma
-        norm = s.flatten(1).norm(dim=1).clamp_min(torch.finfo(s.dtype).tiny)
-        return s * (bound / norm).clamp(max=1.0).view(-1, *([1] * (s.dim() - 1)))
+        flat = self._flat(s)
+        bound = self.clip * math.sqrt(flat.shape[-1]) / self.sigma
+        norm = flat.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(s.dtype).tiny)
+        return (flat * (bound / norm).clamp(max=1.0)).view_as(s)
 
 
-def surrogate(score: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """E[s(x)ᵀ x] with s fixed: its gradient w.r.t. the parameters that produced x is E[(∂x/∂θ)ᵀ s]."""
-    return (score.detach() * x).flatten(1).sum(1).mean()
+def surrogate(score: torch.Tensor, x: torch.Tensor, stacked: bool = False) -> torch.Tensor:
+    """E[s(x)ᵀ x] with s fixed: its gradient w.r.t. the parameters that produced x is E[(∂x/∂θ)ᵀ s]; per run,
+    shape (K,), for a stack's x (K, B, d)."""
+    return (score.detach() * x).sum(-1).mean(-1) if stacked else (score.detach() * x).flatten(1).sum(1).mean()

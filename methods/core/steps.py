@@ -81,7 +81,7 @@ def score_and_cotangents(energy: Energy, x: torch.Tensor, score: str):
     if score == "log_density":
         return -grad, saved, lambda s_bar: (None, -s_bar)
     if score == "density_gradient":
-        density = torch.exp(-e)[:, None]
+        density = torch.exp(-e)[..., None]
         s = -density * grad
         return s, saved, lambda s_bar: (-(s_bar * s).sum(-1), -density * s_bar)
     raise ValueError(f"unknown score {score!r}; valid: log_density, density_gradient")

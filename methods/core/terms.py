@@ -88,7 +88,7 @@ class Likelihood(Term):
 
     def loss(self, fake, data):
         loss_dae = self.dae.fit(data.batch())
-        log_lik = surrogate(self.dae.score(fake), fake)  # gradient: E[(∂G/∂θ)ᵀ ∇ log p_data(G(z))]
+        log_lik = surrogate(self.dae.score(fake), fake, self.dae.stack is not None)  # gradient: E[(∂G/∂θ)ᵀ ∇ log p_data(G(z))]
         return -self.weight * log_lik, {"dae": loss_dae}
 
 
@@ -107,7 +107,7 @@ class Entropy(Term):
 
     def loss(self, fake, data):
         loss_dae = self.dae.fit(fake)  # s ≈ ∇ log q_G
-        neg_entropy = surrogate(self.dae.score(fake), fake)  # gradient: −∇_θ H(q_G)
+        neg_entropy = surrogate(self.dae.score(fake), fake, self.dae.stack is not None)  # gradient: −∇_θ H(q_G)
         weight = self.current_weight()
         logs = {"dae": loss_dae, "entropy_weight": torch.tensor(weight)} if self.log_weight else {"dae": loss_dae}
         return weight * neg_entropy, logs
@@ -138,5 +138,5 @@ class MeanEnergy(Term):
         self.energy = energy
 
     def loss(self, fake, data):
-        value = self.energy(fake).mean()
+        value = self.energy(fake).mean(-1)  # per run in a stack
         return value, {"generator_energy": value.detach()}

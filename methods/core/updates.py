@@ -113,13 +113,11 @@ class EnergyUpdate:
     S the KSD with the `stein:` options, or the neural Stein discrepancy seen by `critic` f, whose ascent steps
     on Σ_k w_k·(S_f(x_k) − l2·E‖f‖²) are `critic_step` (Grathwohl et al. 2020).
 
-    Fast path (KSD, MLP energy): methods/core/steps.py `ksd_energy_step`, unless `closed_form=False` (the released
-    order's Stein steps, which have always run through autograd, so their results stay as they were)."""
+    Fast path (KSD, MLP energy): methods/core/steps.py `ksd_energy_step`."""
 
-    def __init__(self, energy: torch.nn.Module, opt, hp: dict, critic: SteinCritic | None = None, critic_opt=None,
-                 closed_form: bool = True):
+    def __init__(self, energy: torch.nn.Module, opt, hp: dict, critic: SteinCritic | None = None, critic_opt=None):
         self.energy, self.opt, self.hp, self.critic, self.critic_opt = energy, opt, hp, critic, critic_opt
-        self.fast = closed_form and critic is None and steps.fusable(energy)
+        self.fast = critic is None and steps.fusable(energy)
         self.stacked = getattr(getattr(energy, "net", None), "stack", None) is not None
         if self.stacked and not self.fast:
             raise ValueError("a stack of runs trains its energy on the closed-form KSD path only (an MLP energy, "
@@ -155,11 +153,10 @@ class GeneratorUpdate:
 
     A term with a closed-form gradient at x (`closed_form`: the adversarial loss of an MLP critic, the KSD bridge of
     an MLP energy) gives ∂term/∂x; the others give their loss, differentiable in x. One backward pass through G
-    carries both: backward([x, Σ losses], [Σ gradients, 1]). With `closed_form=False` every term goes through
-    autograd (the released order's bridge step)."""
+    carries both: backward([x, Σ losses], [Σ gradients, 1])."""
 
-    def __init__(self, generator: torch.nn.Module, opt, terms: list, closed_form: bool = True):
-        self.generator, self.opt, self.terms, self.closed_form = generator, opt, list(terms), closed_form
+    def __init__(self, generator: torch.nn.Module, opt, terms: list):
+        self.generator, self.opt, self.terms = generator, opt, list(terms)
 
     def __call__(self, z: torch.Tensor, data) -> dict:
         """One step at x = G(z) (`data`: the mini-batch source, for terms that fit on data); returns the terms'
@@ -169,11 +166,11 @@ class GeneratorUpdate:
         # implementation (its regularisers ran before the adversarial loss), which fixes both the order of random
         # draws (the DAE's noise) and the order in which autograd accumulates gradients at G(z), so results stay
         # bitwise the same.
-        parts = [term.input_grad(fake, data) if self.closed_form and term.closed_form else term.loss(fake, data)
+        parts = [term.input_grad(fake, data) if term.closed_form else term.loss(fake, data)
                  for term in reversed(self.terms)][::-1]
         logs, loss, grad = {}, None, None
         for term, (value, term_logs) in zip(self.terms, parts):
-            if value is not None and self.closed_form and term.closed_form:
+            if value is not None and term.closed_form:
                 grad = value if grad is None else grad + value
             elif value is not None:
                 loss = value if loss is None else loss + value
