@@ -42,6 +42,7 @@ from methods import register
 from methods.core.params import Param
 from methods.core.base import Method
 from methods.core.nets import energy
+from methods.core.stack import draw
 from methods.core.stein import model_score
 
 SAMPLE_INITS = ("noise", "buffer")
@@ -53,6 +54,8 @@ class EbmLangevin(Method):
     kind = "explicit"
     has_generator = True  # the Langevin sampler
     has_energy = True
+    stackable = True
+    stacked_tensors = ("replay", "data_low", "data_high")  # per run in a stack
     hyperparameters = {
         "langevin_steps": Param(20, "K steps per training iteration (buffered chains continue across iterations)",
                                 low=1),
@@ -78,22 +81,29 @@ class EbmLangevin(Method):
         hp = self.hp  # sample_init and the other declared parameters checked by Method.__init__
         self.energy_net = energy(hp, data_shape, self.stack)
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
-        self.register_buffer("replay", torch.zeros(hp["buffer_size"], *data_shape))
-        self.register_buffer("data_low", torch.full(data_shape, float("inf")))   # running min of training batches
-        self.register_buffer("data_high", torch.full(data_shape, float("-inf")))  # running max
+        lead = () if self.stack is None else (len(self.stack),)  # a stack's buffers are per run
+        self.register_buffer("replay", torch.zeros(*lead, hp["buffer_size"], *data_shape))
+        self.register_buffer("data_low", torch.full((*lead, *data_shape), float("inf")))   # running min of batches
+        self.register_buffer("data_high", torch.full((*lead, *data_shape), float("-inf")))  # running max
         self.register_buffer("replay_filled", torch.tensor(False))
 
     # --- the sampler --------------------------------------------------------------------------------------------
-    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The data box widened by `box_widen` × its half-range on each side."""
-        pad = self.hp["box_widen"] * (self.data_high - self.data_low) / 2
-        return self.data_low - pad, self.data_high + pad
+    def box(self, run: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The data box widened by `box_widen` × its half-range on each side: broadcastable against a batch
+        (K, n, d) of the stack, or of one run of it."""
+        low, high = (self.data_low, self.data_high) if run is None else (self.data_low[run], self.data_high[run])
+        pad = self.hp["box_widen"] * (high - low) / 2
+        low, high = low - pad, high + pad
+        return (low[:, None], high[:, None]) if self.stack is not None and run is None else (low, high)
 
-    def uniform(self, n: int) -> torch.Tensor:
+    def uniform(self, n: int, run: int | None = None) -> torch.Tensor:
+        """n points uniform over the data box: of every run (each from its own stream), or of stack run `run`."""
         if not torch.isfinite(self.data_low).all():
             raise RuntimeError("ebm_langevin has seen no training data yet, so its sampler has no data box")
-        low, high = self.box()
-        return low + (high - low) * torch.rand(n, *self.data_shape)
+        low, high = self.box(run)
+        if run is None:
+            return low + (high - low) * draw(self.stack, torch.rand, n, *self.data_shape)
+        return low + (high - low) * torch.rand(n, *self.data_shape, generator=self.stack.generators[run])
 
     def langevin(self, x: torch.Tensor, steps: int, noisy_last: bool = True) -> torch.Tensor:
         """`steps` Langevin steps on E from x (gradients w.r.t. x only; parameters untouched); with
@@ -105,43 +115,54 @@ class EbmLangevin(Method):
             score = model_score(self.energy_net, x.detach(), create_graph=False)  # −∇E
             x = x.detach() + eta / 2 * score
             if noisy_last or k < steps - 1:
-                x = x + noise * torch.randn_like(x)
+                x = x + noise * draw(self.stack, torch.randn, *x.shape[-1 - len(self.data_shape):])
             x = torch.maximum(torch.minimum(x, high), low)
         return x.detach()
+
+    def buffered(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """n random replay-buffer indices per run and the chains stored there."""
+        idx = draw(self.stack, lambda *shape, **g: torch.randint(self.hp["buffer_size"], shape, **g), n)
+        if self.stack is None:
+            return idx, self.replay[idx]
+        return idx, self.replay[torch.arange(len(self.stack))[:, None], idx]
 
     # --- training -----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def observe(self, real: torch.Tensor) -> None:
         """Grow the data box to cover this batch; on the first call, fill the replay buffer with uniform noise."""
-        self.data_low.copy_(torch.minimum(self.data_low, real.min(0).values))
-        self.data_high.copy_(torch.maximum(self.data_high, real.max(0).values))
+        rows = 0 if self.stack is None else 1
+        self.data_low.copy_(torch.minimum(self.data_low, real.min(rows).values))
+        self.data_high.copy_(torch.maximum(self.data_high, real.max(rows).values))
         if not self.replay_filled:
-            self.replay.copy_(self.uniform(len(self.replay)))
+            self.replay.copy_(self.uniform(self.hp["buffer_size"]))
             self.replay_filled.fill_(True)
 
     def negatives(self, n: int) -> torch.Tensor:
-        idx = torch.randint(len(self.replay), (n,))
-        start = self.replay[idx]
-        fresh = torch.rand(n) >= self.hp["buffer_prob"]
-        start[fresh] = self.uniform(int(fresh.sum()))
+        idx, start = self.buffered(n)
+        fresh = draw(self.stack, torch.rand, n) >= self.hp["buffer_prob"]
+        if self.stack is None:
+            start[fresh] = self.uniform(int(fresh.sum()))
+        else:  # each run draws as many fresh starts as it has, from its own stream
+            for k in range(len(self.stack)):
+                start[k, fresh[k]] = self.uniform(int(fresh[k].sum()), run=k)
         x = self.langevin(start, self.hp["langevin_steps"])
-        self.replay[idx] = x
+        if self.stack is None:
+            self.replay[idx] = x
+        else:
+            self.replay[torch.arange(len(self.stack))[:, None], idx] = x
         return x
 
     def train_step(self, data):
         real = data.batch()
         self.observe(real)
-        fake = self.negatives(real.shape[0])
-        e_real, e_fake = self.energy_net(real), self.energy_net(fake)
-        contrast = e_real.mean() - e_fake.mean()
-        loss = contrast + self.hp["energy_l2"] * (e_real.pow(2) + e_fake.pow(2)).mean()
+        fake = self.negatives(self.hp["batch_size"])
+        e_real, e_fake = self.energy_net(real), self.energy_net(fake)  # (B,), or (K, B) in a stack: losses per run
+        contrast = e_real.mean(-1) - e_fake.mean(-1)
+        loss = contrast + self.hp["energy_l2"] * (e_real.pow(2) + e_fake.pow(2)).mean(-1)
         self.step(self.opt_e, loss)
         return {"energy": loss.detach(), "contrast": contrast.detach()}
 
     @torch.no_grad()
     def sample(self, n: int) -> torch.Tensor:
-        if self.hp["sample_init"] == "buffer":
-            start = self.replay[torch.randint(len(self.replay), (n,))]
-        else:
-            start = self.uniform(n)
+        start = self.buffered(n)[1] if self.hp["sample_init"] == "buffer" else self.uniform(n)
         return self.langevin(start, self.hp["sample_steps"], noisy_last=not self.hp["sample_denoise"])

@@ -147,7 +147,7 @@ class Method(nn.Module):
         parameters and buffers a module lists in `stacked_tensors` (e.g. the DAE's running moments)."""
         if self.stack is None:
             return set()
-        return {f"{name}.{p}" for name, m in self.named_modules()
+        return {f"{name}.{p}" if name else p for name, m in self.named_modules()
                 for p in (("weight", "bias") if isinstance(m, StackedLinear) else getattr(m, "stacked_tensors", ()))}
 
     def run_state(self, k: int) -> dict:
