@@ -103,6 +103,15 @@ def choose(score: pd.DataFrame, budgets: list[int]) -> str:
     return ranking(score, budgets)[0]
 
 
+def grid_text(sweep: dict) -> str:
+    """The grid in words: every combination of the axes' values, or one axis at a time away from the base."""
+    if sweep.get("mode", "grid") == "axes":
+        return "one axis at a time away from the base (" + ", ".join(f"{k} = {v}" for k, v in
+                                                                   (sweep.get("base") or {}).items()) + "): " + \
+            "; ".join(f"{a} → {', '.join(map(str, v))}" for a, v in sweep["grid"].items())
+    return "grid: " + "; ".join(f"{a}: {len(v)} values" for a, v in sweep["grid"].items())
+
+
 def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, refs: pd.DataFrame) -> str:
     sweep = cfg["sweep"]
     points = suite_config.sweep_points(sweep)
@@ -113,7 +122,7 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
     lines = ["# Sweep: the shared training recipe", "",
              f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), seeds "
              f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, {cfg['training']['iterations']}"
-             f" iterations; grid: " + "; ".join(f"{a}: {len(v)} values" for a, v in sweep["grid"].items()) + ".",
+             " iterations; " + grid_text(sweep) + ".",
              "Rule (evaluation/sweep.py): rank the points per method, dataset, metric and budget; a family's score is "
              "its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), a point's score the mean "
              f"of the family scores; the best score at {top} iterations wins, ties broken by the next budget down. Lower is "
