@@ -7,8 +7,9 @@ Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and w
 row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
 (every point's learning curves against the ceiling and the floor).
 
-**The rule.** A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the
-row at b), averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
+**The rule.** A budget counts iterations, or, with `budget_unit: examples`, training examples (iterations × the
+point's batch size), so that points with different batches compare at equal cost (stage 5, sweep_budget.yaml).
+A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the row at b), averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
 dataset, metric and budget the grid points are ranked (1 = best, ties share the mean rank). A family's score at a
 point is its mean rank over the family's methods, datasets and metrics:
 
@@ -42,9 +43,24 @@ FAMILY_METRICS = {"implicit": {"hsr": "max", "mmd": "min"},
 WINDOW = 0.1  # a budget's value: the mean of the curve rows in ((1 − WINDOW) b, b]
 
 
-def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int]) -> pd.DataFrame:
+def unit(sweep: dict) -> str:
+    """What the sweep's budgets count: iterations or examples."""
+    return sweep.get("budget_unit", "iterations")
+
+
+def per_iteration(cfg: dict) -> dict[str, int]:
+    """{point: budget units one training iteration of the point counts}: 1, or its batch size (`budget_unit:
+    examples`)."""
+    points = suite_config.sweep_points(cfg["sweep"])
+    if unit(cfg["sweep"]) == "iterations":
+        return dict.fromkeys(points, 1)
+    return {p: int(over.get("batch_size", cfg["training"]["batch_size"])) for p, over in points.items()}
+
+
+def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int],
+                  scale: dict[str, int] | None = None) -> pd.DataFrame:
     """One row per (method variant, dataset, seed, metric, budget): the run's value at the budget (NaN: it diverged
-    before, or has no curve there)."""
+    before, or has no curve there). `scale`: budget units per iteration of each point (default 1: iterations)."""
     rows = []
     status = {(r.dataset, r.method, int(r.seed)): r for r in runs.itertuples()}
     for (dataset, variant, seed), curve in curves.groupby(["dataset", "method", "seed"]):
@@ -54,10 +70,11 @@ def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int]) 
         family = methods.get(base).kind
         run = status.get((dataset, variant, int(seed)))
         failed_at = (json.loads(run.failure)["iteration"] if run is not None and run.status == "diverged"
-                     else np.nan)
+                     else np.nan) * (scale or {}).get(point, 1)
+        at = curve["iteration"] * (scale or {}).get(point, 1)
         for metric in FAMILY_METRICS[family]:
             for b in budgets:
-                window = curve[(curve["iteration"] > (1 - WINDOW) * b) & (curve["iteration"] <= b)]
+                window = curve[(at > (1 - WINDOW) * b) & (at <= b)]
                 value = window[metric].mean() if metric in window and len(window) else np.nan
                 if np.isfinite(failed_at) and failed_at <= b:
                     value = np.nan
@@ -116,16 +133,17 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
     sweep = cfg["sweep"]
     points = suite_config.sweep_points(sweep)
     budgets = sorted(sweep["budgets"])
-    top = max(budgets)
+    top, word = max(budgets), unit(sweep)
     keys = list(dict.fromkeys(k for over in points.values() for k in over))
     varied = [k for k in keys if len({repr(over.get(k)) for over in points.values()}) > 1]  # the table's columns
     lines = ["# Sweep: the shared training recipe", "",
              f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), seeds "
-             f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, {cfg['training']['iterations']}"
-             " iterations; " + grid_text(sweep) + ".",
+             f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, "
+             + ("each point's own iterations" if "iterations" in keys else f"{cfg['training']['iterations']} iterations")
+             + "; " + grid_text(sweep) + ".",
              "Rule (evaluation/sweep.py): rank the points per method, dataset, metric and budget; a family's score is "
              "its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), a point's score the mean "
-             f"of the family scores; the best score at {top} iterations wins, ties broken by the next budget down. Lower is "
+             f"of the family scores; the best score at {top} {word} wins, ties broken by the next budget down. Lower is "
              "better; points best first.", "",
              f"**Chosen: `{chosen}`**: " + ", ".join(f"{k} = {_value(v)}" for k, v in points[chosen].items()), ""]
     wide = score.pivot(index="point", columns="budget")
@@ -143,7 +161,7 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
         here = at_top[at_top["dataset"] == dataset]
         columns = sorted({(m, metric) for m, metric in zip(here["method"], here["metric"])},
                          key=lambda c: (sweep["methods"].index(c[0]), c[1]))
-        lines += ["", f"{dataset}, values at {top} iterations (mean ± sd over seeds; – : diverged or missing):", "",
+        lines += ["", f"{dataset}, values at {top} {word} (mean ± sd over seeds; – : diverged or missing):", "",
                   "| point | " + " | ".join(f"{m} {metric}" for m, metric in columns) + " |",
                   "|" + " --- |" * (len(columns) + 1)]
         cell = here.set_index(["point", "method", "metric"])
@@ -178,6 +196,7 @@ def plot_curves(curves: pd.DataFrame, cfg: dict, chosen: str, stem: Path) -> Non
     sweep = cfg["sweep"]
     panels = [(m, metric) for m in sweep["methods"] for metric in FAMILY_METRICS[methods.get(m).kind]]
     points = list(suite_config.sweep_points(sweep))
+    scale = per_iteration(cfg)
     colours = plt.get_cmap("tab10" if len(points) <= 10 else "tab20")
     fig, axes = plt.subplots(len(panels), len(sweep["datasets"]), figsize=(4.2 * len(sweep["datasets"]),
                                                                            2.1 * len(panels)), squeeze=False)
@@ -187,7 +206,7 @@ def plot_curves(curves: pd.DataFrame, cfg: dict, chosen: str, stem: Path) -> Non
             for i, point in enumerate(points):
                 run = curves[(curves["method"] == f"{m}@{point}") & (curves["dataset"] == dataset)]
                 mean = run.groupby("iteration")[metric].mean()
-                ax.plot(mean.index, mean.values, color=colours(i), lw=2.4 if point == chosen else 0.9,
+                ax.plot(mean.index * scale[point], mean.values, color=colours(i), lw=2.4 if point == chosen else 0.9,
                         label=point + (" (chosen)" if point == chosen else ""))
             for ref, (colour, style) in REFERENCE_STYLE.items():
                 if (ref, dataset) in refs.index:
@@ -195,7 +214,7 @@ def plot_curves(curves: pd.DataFrame, cfg: dict, chosen: str, stem: Path) -> Non
             ax.set_title(f"{m} · {dataset}", fontsize=9)
             ax.set_ylabel(metric)
             ax.tick_params(labelsize=7)
-    axes[-1][0].set_xlabel("iteration")
+    axes[-1][0].set_xlabel("iteration" if unit(sweep) == "iterations" else "training examples")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8,
                bbox_to_anchor=(0.5, 1.0 + 0.25 / len(panels)))
@@ -210,7 +229,7 @@ def make_sweep_table(root: Path, cfg: dict) -> str:
                          "snakemake --cores 2 --config profile=sweep)")
     budgets = sorted(cfg["sweep"]["budgets"])
     curves = pd.read_csv(root / "curves.csv")
-    values = budget_values(curves, pd.read_csv(root / "runs.csv"), budgets)
+    values = budget_values(curves, pd.read_csv(root / "runs.csv"), budgets, per_iteration(cfg))
     table = rank_points(values)
     score = scores(table)
     chosen = choose(score, budgets)

@@ -87,6 +87,26 @@ def test_a_run_that_diverged_ranks_last():
     assert hsr[(100, "s0")] == 1 and hsr[(200, "s0")] == 2  # fine before it diverged, last after
 
 
+def test_an_examples_budget_compares_points_with_different_batches_at_equal_cost():
+    # s0: batch 4, 100 iterations; s1: batch 2, 200 iterations. HSR is the iteration count / 1000 in both, so at
+    # 400 examples s0 sits at iteration 100 and s1 at 200; at 200 examples at 50 and 100
+    rows = [{"dataset": "two_circle", "method": f"gan@{p}", "seed": 100, "iteration": it, "hsr": it / 1000,
+             "mmd": 0.1} for p, last in (("s0", 100), ("s1", 200)) for it in range(10, last + 1, 10)]
+    curves = pd.DataFrame(rows)
+    cfg = {"training": {"batch_size": 4}, "sweep": {"budget_unit": "examples", "grid": {"batch_size": [2]},
+                                                     "mode": "axes", "base": {}}}
+    assert sw.per_iteration(cfg) == {"s0": 4, "s1": 2}
+    values = sw.budget_values(curves, runs_of(curves), [200, 400], sw.per_iteration(cfg))
+    hsr = values[values["metric"] == "hsr"].set_index(["point", "budget"])["value"]
+    # the rows in (0.9 b, b]: s0 at 400 examples is iteration 100 alone (90 is 360 examples); s1, 190 and 200
+    assert hsr[("s0", 400)] == pytest.approx(0.100) and hsr[("s1", 400)] == pytest.approx(0.195)
+    assert hsr[("s0", 200)] == pytest.approx(0.050) and hsr[("s1", 200)] == pytest.approx(0.100)
+    # counted in iterations instead, the same curves give s1 at iteration 200 and s0 nothing beyond 100
+    in_iterations = sw.budget_values(curves, runs_of(curves), [200])
+    at = in_iterations.set_index(["point", "metric"])["value"]
+    assert np.isnan(at[("s0", "hsr")]) and at[("s1", "hsr")] == pytest.approx(0.195)
+
+
 @pytest.mark.parametrize("schedule, expected", [
     ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u)))])
 def test_schedules_follow_their_closed_forms(schedule, expected):
