@@ -108,7 +108,8 @@ def test_an_examples_budget_compares_points_with_different_batches_at_equal_cost
 
 
 @pytest.mark.parametrize("schedule, expected", [
-    ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u)))])
+    ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u))),
+    ("linear_hold", lambda u: 1 - 0.9 * u / 0.75 if u < 0.75 else 0.1)])
 def test_schedules_follow_their_closed_forms(schedule, expected):
     n, warmup = 1000, 100
     factors = np.array([lr_factor(schedule, it, n, warmup) for it in range(1, n + 1)])

@@ -151,13 +151,20 @@ class RMSprop(_FlatOptimizer):
         self.flat.addcdiv_(g, v.sqrt().add_(self.eps), value=-self.lr)
 
 
-SCHEDULES = ("constant", "linear", "cosine")
+SCHEDULES = ("constant", "linear", "cosine", "linear_hold")
+HOLD, HOLD_FACTOR = 0.25, 0.1  # linear_hold: the last quarter of the run trains at a tenth of the rate
 
 
 def lr_factor(schedule: str, iteration: int, iterations: int, warmup: int = 0) -> float:
     """The learning-rate multiplier at `iteration` (1 … iterations): a linear warm-up from 1/warmup to 1 over the
-    first `warmup` iterations, then `constant` (1), `linear` (1 − u) or `cosine` (½(1 + cos πu); Loshchilov & Hutter
-    2017 without restarts), u ∈ [0, 1) the fraction of the post-warm-up iterations already done."""
+    first `warmup` iterations, then `constant` (1), `linear` (1 − u), `cosine` (½(1 + cos πu); Loshchilov & Hutter
+    2017 without restarts) or `linear_hold` (linear from 1 to HOLD_FACTOR over the first 1 − HOLD of the run, then
+    HOLD_FACTOR), u ∈ [0, 1) the fraction of the post-warm-up iterations already done.
+
+    `linear_hold` holds the rate fixed over the last quarter, the window in which a run is judged `plateaued`
+    (evaluation/trained.py): under `linear` the rate still falls there and an annealing run keeps improving to its
+    end, so a plateau could not be told from an unfinished run; under `linear_hold` a run that still moves at its
+    final rate has not converged at it."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown lr_schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
     if iteration <= warmup:
@@ -165,4 +172,6 @@ def lr_factor(schedule: str, iteration: int, iterations: int, warmup: int = 0) -
     if schedule == "constant":
         return 1.0
     u = (iteration - 1 - warmup) / max(1, iterations - warmup)
+    if schedule == "linear_hold":
+        return max(HOLD_FACTOR, 1 - (1 - HOLD_FACTOR) * u / (1 - HOLD))
     return 1 - u if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * u))
