@@ -2,6 +2,10 @@
 stated rule chooses as the shared training recipe (README, "The training recipe").
 
     python -m evaluation.sweep --config results/sweep/config.yaml [--dir results/sweep]
+    python -m evaluation.sweep --compare results/published/sweep_long results/published/sweep_hold
+
+`--compare` applies the rule across sweeps that ran apart (each point named `<folder>:<point>`) and prints the
+scores; the budgets are those of the first sweep's configuration.
 
 Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
 row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
@@ -244,10 +248,32 @@ def make_sweep_table(root: Path, cfg: dict) -> str:
     return chosen
 
 
+def compare(roots: list[Path]) -> pd.DataFrame:
+    """The rule's scores over the points of several sweeps' results folders, each point named `<folder>:<point>`;
+    budgets from the first folder's config.yaml (each folder's own budget unit and batch sizes)."""
+    cfgs = [suite_config.read(Path(root) / "config.yaml") for root in roots]
+    budgets = sorted(cfgs[0]["sweep"]["budgets"])
+    values = []
+    for root, cfg in zip(map(Path, roots), cfgs):
+        scale = {f"{root.name}:{p}": k for p, k in per_iteration(cfg).items()}
+        curves, runs = pd.read_csv(root / "curves.csv"), pd.read_csv(root / "runs.csv")
+        for frame in (curves, runs):  # wgan_gp@s0 → wgan_gp@<folder>:s0; the references keep their names
+            frame["method"] = frame["method"].str.replace("@", f"@{root.name}:", regex=False)
+        values.append(budget_values(curves, runs, budgets, scale))
+    return scores(rank_points(pd.concat(values, ignore_index=True)))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     suite_config.add_arguments(parser)
-    cfg, root = suite_config.from_arguments(parser.parse_args(argv))
+    parser.add_argument("--compare", nargs="+", default=None, metavar="DIR",
+                        help="results folders of sweeps to rank together (prints their points' scores)")
+    args = parser.parse_args(argv)
+    if args.compare:
+        score = compare(args.compare)
+        print(score.pivot(index="point", columns="budget").round(2).to_string())
+        return
+    cfg, root = suite_config.from_arguments(args)
     print(f"chosen: {make_sweep_table(root, cfg)}")
 
 

@@ -107,6 +107,24 @@ def test_an_examples_budget_compares_points_with_different_batches_at_equal_cost
     assert np.isnan(at[("s0", "hsr")]) and at[("s1", "hsr")] == pytest.approx(0.195)
 
 
+def test_sweeps_that_ran_apart_are_ranked_together(tmp_path):
+    import yaml
+
+    # two one-point sweeps of wgan_gp; the second's HSR is higher, so it ranks first on HSR, and MMD ties
+    for name, hsr in (("long", 0.5), ("hold", 0.7)):
+        root = tmp_path / name
+        root.mkdir()
+        curves = curves_of({("wgan_gp", "s0"): hsr})
+        curves.to_csv(root / "curves.csv", index=False)
+        runs_of(curves).to_csv(root / "runs.csv", index=False)
+        (root / "config.yaml").write_text(yaml.safe_dump(
+            {"training": {"batch_size": 4}, "sweep": {"budgets": [100, 200], "grid": {"lr_implicit": [1e-3]}}}))
+    score = sw.compare([tmp_path / "long", tmp_path / "hold"])
+    at = score[score["budget"] == 200].set_index("point")["score"]
+    # one family (implicit): HSR ranks 1 and 2, MMD ties at 1.5; the means 1.25 and 1.75
+    assert at.to_dict() == pytest.approx({"hold:s0": 1.25, "long:s0": 1.75})
+
+
 @pytest.mark.parametrize("schedule, expected", [
     ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u))),
     ("linear_hold", lambda u: 1 - 0.9 * u / 0.75 if u < 0.75 else 0.1)])
