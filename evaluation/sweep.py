@@ -13,7 +13,8 @@ row per point, method, dataset, metric and budget, with mean, sd and seeds), tab
 
 **The rule.** A budget counts iterations, or, with `budget_unit: examples`, training examples (iterations × the
 point's batch size), so that points with different batches compare at equal cost (stage 5, sweep_budget.yaml).
-A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the row at b), averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
+A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the row at b),
+averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
 dataset, metric and budget the grid points are ranked (1 = best, ties share the mean rank). A family's score at a
 point is its mean rank over the family's methods, datasets and metrics:
 
@@ -73,9 +74,10 @@ def budget_values(curves: pd.DataFrame, runs: pd.DataFrame, budgets: list[int],
             continue
         family = methods.get(base).kind
         run = status.get((dataset, variant, int(seed)))
-        failed_at = (json.loads(run.failure)["iteration"] if run is not None and run.status == "diverged"
-                     else np.nan) * (scale or {}).get(point, 1)
-        at = curve["iteration"] * (scale or {}).get(point, 1)
+        units = (scale or {}).get(point, 1)
+        failed_at = units * (json.loads(run.failure)["iteration"] if run is not None and run.status == "diverged"
+                             else np.nan)
+        at = units * curve["iteration"]
         for metric in FAMILY_METRICS[family]:
             for b in budgets:
                 window = curve[(at > (1 - WINDOW) * b) & (at <= b)]
@@ -252,6 +254,9 @@ def compare(roots: list[Path]) -> pd.DataFrame:
     """The rule's scores over the points of several sweeps' results folders, each point named `<folder>:<point>`;
     budgets from the first folder's config.yaml (each folder's own budget unit and batch sizes)."""
     cfgs = [suite_config.read(Path(root) / "config.yaml") for root in roots]
+    if len({unit(cfg["sweep"]) for cfg in cfgs}) > 1:
+        raise SystemExit("error: --compare needs sweeps whose budgets count the same unit; these count "
+                         + ", ".join(f"{Path(r).name}: {unit(c['sweep'])}" for r, c in zip(roots, cfgs)))
     budgets = sorted(cfgs[0]["sweep"]["budgets"])
     values = []
     for root, cfg in zip(map(Path, roots), cfgs):

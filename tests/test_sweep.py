@@ -123,6 +123,11 @@ def test_sweeps_that_ran_apart_are_ranked_together(tmp_path):
     at = score[score["budget"] == 200].set_index("point")["score"]
     # one family (implicit): HSR ranks 1 and 2, MMD ties at 1.5; the means 1.25 and 1.75
     assert at.to_dict() == pytest.approx({"hold:s0": 1.25, "long:s0": 1.75})
+    # budgets in different units do not compare
+    config = tmp_path / "hold" / "config.yaml"
+    config.write_text(config.read_text().replace("budgets:", "budget_unit: examples\n  budgets:"))
+    with pytest.raises(SystemExit, match="same unit; these count long: iterations, hold: examples"):
+        sw.compare([tmp_path / "long", tmp_path / "hold"])
 
 
 @pytest.mark.parametrize("schedule, expected", [
