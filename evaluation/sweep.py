@@ -260,11 +260,9 @@ def compare(roots: list[Path]) -> pd.DataFrame:
     budgets = sorted(cfgs[0]["sweep"]["budgets"])
     values = []
     for root, cfg in zip(map(Path, roots), cfgs):
-        scale = {f"{root.name}:{p}": k for p, k in per_iteration(cfg).items()}
-        curves, runs = pd.read_csv(root / "curves.csv"), pd.read_csv(root / "runs.csv")
-        for frame in (curves, runs):  # wgan_gp@s0 → wgan_gp@<folder>:s0; the references keep their names
-            frame["method"] = frame["method"].str.replace("@", f"@{root.name}:", regex=False)
-        values.append(budget_values(curves, runs, budgets, scale))
+        found = budget_values(pd.read_csv(root / "curves.csv"), pd.read_csv(root / "runs.csv"), budgets,
+                              per_iteration(cfg))
+        values.append(found.assign(point=root.name + ":" + found["point"]))
     return scores(rank_points(pd.concat(values, ignore_index=True)))
 
 
