@@ -14,7 +14,9 @@ update blocks of methods/core/updates.py, which choose between the closed-form f
 """
 from __future__ import annotations
 
+import copy
 import math
+from contextlib import contextmanager
 from typing import Protocol
 
 import torch
@@ -28,6 +30,7 @@ from methods.core.stack import Stack
 from methods.core.updates import descend
 
 OPTIMIZERS = ("adam", "rmsprop")
+AVERAGED = ("generator", "energy_net")  # the networks a method is evaluated by, averaged when hp["ema"] > 0
 
 
 class Batches(Protocol):
@@ -126,9 +129,59 @@ class Method(nn.Module):
         return {"model": self.state_dict(), "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}}
 
     def load_checkpoint_state(self, state: dict) -> None:
+        self._averages_for(state["model"])
         self.load_state_dict(state["model"])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+
+    # --- weight averages (hp["ema"]; README, "The training recipe") ---------------------------------------------
+    # With ema > 0 the runner keeps an exponential moving average of the weights of the networks a method is
+    # evaluated by (AVERAGED: its generator, its energy), and every metric, curve row, sample and density is that of
+    # the average (Polyak averaging; Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training").
+    # Training never reads the averages. They sit in `self.averages`, so checkpoints and stacks carry them.
+    def _averages_for(self, model_state: dict | None = None) -> None:
+        """Create `self.averages` (copies of the AVERAGED networks) when this run averages, or when `model_state`
+        (a checkpoint's) holds averages, before anything is loaded into them."""
+        wanted = self.hp.get("ema", 0) > 0 or any(k.startswith("averages.") for k in (model_state or {}))
+        if wanted and "averages" not in self._modules:
+            nets = {name: copy.deepcopy(self._modules[name]) for name in AVERAGED if name in self._modules}
+            for net in nets.values():
+                net.requires_grad_(False)
+            self.averages = nn.ModuleDict(nets)
+
+    @torch.no_grad()
+    def update_averages(self, iteration: int) -> None:
+        """After training iteration `iteration` (1-based): average ← d·average + (1 − d)·weights, with
+        d = min(ema, (1 + t)/(10 + t)), so the average forgets its random initialisation within the first
+        iterations; buffers are copied. No-op when hp["ema"] is 0."""
+        decay = self.hp.get("ema", 0)
+        if decay <= 0:
+            return
+        self._averages_for()
+        decay = min(decay, (1 + iteration) / (10 + iteration))
+        for name, average in self.averages.items():
+            live = self._modules[name]
+            torch._foreach_lerp_(list(average.parameters()), list(live.parameters()), 1 - decay)
+            for mine, theirs in zip(average.buffers(), live.buffers()):
+                mine.copy_(theirs)
+
+    def swap_averages(self) -> None:
+        """Exchange the AVERAGED networks with their averages (a second call swaps them back); no-op without
+        averages."""
+        if "averages" in self._modules:
+            for name in list(self.averages):
+                self._modules[name], self.averages._modules[name] = self.averages._modules[name], \
+                    self._modules[name]
+
+    @contextmanager
+    def averaged(self):
+        """Inside: the AVERAGED networks are their averages (sample, energy and everything built on them); the
+        training weights are back on exit."""
+        self.swap_averages()
+        try:
+            yield self
+        finally:
+            self.swap_averages()
 
     # --- stacks (methods/core/stack.py) --------------------------------------------------------------------------
     @classmethod
@@ -162,6 +215,7 @@ class Method(nn.Module):
     @torch.no_grad()
     def load_run_state(self, k: int, state: dict) -> None:
         """Load an ordinary run's `checkpoint_state` into run k of the stack (every run at the same iteration)."""
+        self._averages_for(state["model"])
         stacked = self._stacked_keys()
         for key, v in self.state_dict().items():
             (v[k] if key in stacked else v).copy_(state["model"][key])

@@ -90,10 +90,12 @@ def build_method(meta: dict):
 
 
 def load_method(path) -> tuple:
-    """(method, checkpoint) restored from a run's checkpoint.pt, in evaluation mode."""
+    """(method, checkpoint) restored from a run's checkpoint.pt, in evaluation mode: the networks it is evaluated by
+    are their weight averages where the run kept them (hp `ema`, methods/core/base.py)."""
     ckpt = load_checkpoint(Path(path))
     method = build_method(ckpt["meta"])
     method.load_checkpoint_state(ckpt["method"])
+    method.swap_averages()
     method.eval()
     return method, ckpt
 

@@ -7,7 +7,7 @@ Reads the stored training set, builds the method from its hyper-parameters and a
 (dataset, setting, method, seed index), and loops: one `train_step` per iteration; every `eval_every` iterations a
 learning-curve row (losses and the paper's metrics: HSR, modes covered and MMD of `curve_samples` generated
 points, KLD, JSD and AUC of an energy; on images, given the DAG's classifier, fid_classifier and the OOD AUCs:
-evaluation.evaluate's curve functions); every `checkpoint_every` iterations and at the end a checkpoint
+evaluation.evaluate's curve functions; of the weight averages when hp `ema` > 0, methods/core/base.py); every `checkpoint_every` iterations and at the end a checkpoint
 (networks, optimisers, iteration, curve and every random-number-generator state), from which a killed job
 resumes. Writes, in DIR (methods/harness/runfiles.py): checkpoint.pt, samples.npy, curve.csv, train.json (status,
 iterations, timings, hyper-parameters, config hash) and density.npz (2-D energy models: E on a coarse grid, for the
@@ -254,6 +254,7 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
         t0 = time.perf_counter()
         method.schedule(it)
         losses = method.train_step(batches)
+        method.update_averages(it)
         seconds = (time.perf_counter() - t0) / len(active)
         log_now, save_now = it % hp["eval_every"] == 0 or it == iterations, it % hp["checkpoint_every"] == 0
         for k in list(active):
@@ -270,7 +271,8 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
                     method.freeze_run(k)
                 continue
             if log_now:
-                found = run.evaluate_curve(views(k), it) if run.evaluate_curve is not None else {}
+                with views(k).averaged() as view:
+                    found = run.evaluate_curve(view, it) if run.evaluate_curve is not None else {}
                 run.curve_params = run.curve_params or {key: v["params"] for key, v in found.items()}
                 run.curve.append(curve_row(it, mine, found))
             if save_now or it == iterations:
@@ -286,6 +288,7 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
 def finish(run: Run, hp: dict, threads: int) -> dict:
     """Write the run's samples, curve, density grid and status record (train.json, last) from its trained model."""
     method, torch_rng = run.result
+    method.swap_averages()  # from here on the run is its averaged networks (hp `ema`), as the evaluation loads it
     iterations = hp["iterations"]
     if run.curve_params is None and run.evaluate_curve is not None and run.status == "ok":  # resumed after its last
         run.curve_params = {k: v["params"] for k, v in run.evaluate_curve(method, iterations).items()}  # row
