@@ -129,5 +129,6 @@ def test_a_fresh_clone_trains_every_run_of_the_default_profile(fresh):
     cfg = suite_config.load("default", root=fresh)
     training_jobs = suite_config.jobs(cfg)
     assert len(suite_config.runs(cfg)) == sum(len(job.runs) for job in training_jobs)
-    assert jobs["train"] == jobs["evaluate"] == len(training_jobs) < len(suite_config.runs(cfg)), jobs  # stacks
+    assert jobs["train"] == jobs["evaluate"] == len(training_jobs), jobs
+    assert max(len(job.runs) for job in training_jobs) == cfg["training"]["stack"] == 1  # one run per job (batch 256)
     assert not (fresh / "results" / "default").exists()  # a dry run writes nothing
