@@ -161,3 +161,25 @@ def test_dgm_energy_step_is_the_maximum_likelihood_gradient():
     real, fake = torch.randn(32, 2) * 3, torch.randn(32, 2)
     expected = method.energy_net(real).mean() - method.energy_net(fake).mean()
     torch.testing.assert_close(method.energy_loss(real, fake), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ALL + ["joint_w@released_code", "joint_js@released_code"])
+def test_every_optimiser_steps_the_networks_the_method_uses(name, batches):
+    """Each optimiser's step moves parameters of the method itself: every parameter it holds is a live view of its
+    buffer (a second optimiser of one network, as in the released code's update order, shares the first's
+    buffer), and after a few iterations every optimiser that stepped has moved the method's state."""
+    base = name.split("@")[0]
+    hp = tiny_hparams(name)
+    torch.manual_seed(0)
+    method = methods.get(base)(hp, (2,))
+    own = {p.data_ptr() for p in method.parameters()}
+    for key, opt in method.optimizers.items():
+        assert all(p.data_ptr() in own for p in opt.params), key
+        assert all(p.untyped_storage().data_ptr() == opt.flat.untyped_storage().data_ptr() for p in opt.params), key
+    before = {key: [p.detach().clone() for p in opt.params] for key, opt in method.optimizers.items()}
+    steps = {key: 0 for key in method.optimizers}
+    for _ in range(3):
+        method.train_step(batches)
+    for key, opt in method.optimizers.items():
+        if opt.t > steps[key]:  # it stepped: the method's own parameters moved
+            assert any(not torch.equal(p, q) for p, q in zip(opt.params, before[key])), key

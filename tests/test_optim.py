@@ -41,6 +41,32 @@ def test_steps_match_torch_optim(kind):
     assert not torch.equal(next(ours.parameters()), next(net(0).parameters()))  # it did move
 
 
+def test_two_optimisers_of_one_module_both_move_it_as_torch_optim_does():
+    """The released code's order (methods/joint_w.py, `stein_updates: separate`): an Adam and an RMSProp step the
+    same module in turn, each with its own slots; as two torch.optim optimisers of one module would."""
+    ours, ref = net(3), net(3)
+    first, second = Adam(ours.parameters(), lr=1e-2, betas=(0.5, 0.999)), RMSprop(ours.parameters(), lr=1e-2, alpha=0.9)
+    ref_first = torch.optim.Adam(ref.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    ref_second = torch.optim.RMSprop(ref.parameters(), lr=1e-2, alpha=0.9)
+    assert second.flat is first.flat
+    for step in range(10):
+        for o, m in ((first, ours), (ref_first, ref), (second, ours), (ref_second, ref)):
+            o.zero_grad()
+            loss(m, step).backward()
+            o.step()
+    for p, q in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_an_optimiser_of_part_of_a_laid_out_module_is_refused():
+    m = net(4)
+    Adam(m.parameters(), lr=1e-2)
+    with pytest.raises(ValueError, match="share a flat buffer"):
+        Adam(m[0].parameters(), lr=1e-2)
+    with pytest.raises(ValueError, match="another order"):
+        Adam(reversed(list(m.parameters())), lr=1e-2)
+
+
 def test_parameters_are_views_of_one_buffer_and_state_round_trips():
     m = net(1)
     opt = Adam(m.parameters(), lr=1e-2)

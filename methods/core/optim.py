@@ -14,7 +14,8 @@ WGAN-GP iteration takes six optimiser steps; constructing any torch.optim optimi
 1.2 s of every training job's start-up (torch 2.15). Here the constructor moves a module's parameters into one
 contiguous buffer (each parameter becomes a view of it, as apex's and DeepSpeed's flat-buffer optimisers do), so
 a step is one concatenation of the gradients and five element-wise operations on one tensor, whatever the number
-of layers (methods/harness/bench.py measures it). Build the optimiser after any dtype or device change of its module
+of layers (methods/harness/bench.py measures it). A second optimiser of the same module steps the same buffer with
+its own slots, as two torch.optim optimisers of one module would (`shared_buffer`). Build the optimiser after any dtype or device change of its module
 (`.double()`, `.to(...)` replace the parameters' storage and undo the views). For a stack of K runs
 (methods/core/stack.py; parameters with a leading run dimension) the buffer has K rows, one per run, so each run
 keeps its own slots. tests/test_optim.py checks both rules
@@ -26,6 +27,29 @@ import math
 from typing import Iterable
 
 import torch
+
+
+def shared_buffer(params: list, runs: int | None) -> torch.Tensor | None:
+    """The flat buffer another optimiser already laid these parameters out in, in this order, or None when they are
+    not laid out yet. Two optimisers of one module (the released code's second optimiser on the Stein losses,
+    methods/joint_w.py) must step the same storage: a second buffer would leave the first optimiser updating a
+    copy the module no longer reads. Parameters laid out with others, or in another order, are refused."""
+    buffers = [getattr(p, "_flat_buffer", None) for p in params]
+    live = [b is not None and b.untyped_storage().data_ptr() == p.untyped_storage().data_ptr()
+            for b, p in zip(buffers, params)]  # `.to()`/`.double()` give a parameter new storage: laid out no more
+    if not any(live):
+        return None
+    flat, offset = buffers[0], 0
+    for p, b, ok in zip(params, buffers, live):
+        n = p[0].numel() if runs else p.numel()
+        if not ok or b is not flat or p.data_ptr() != flat[..., offset:offset + n].data_ptr():
+            raise ValueError("these parameters are already laid out by another optimiser with other parameters or "
+                             "in another order; give both optimisers the same module")
+        offset += n
+    if offset != flat.shape[-1]:
+        raise ValueError("these parameters share a flat buffer with parameters this optimiser does not have; give "
+                         "both optimisers the same module")
+    return flat
 
 
 class _FlatOptimizer:
@@ -41,15 +65,18 @@ class _FlatOptimizer:
         first = self.params[0]
         # one run: a vector of all parameters; a stack of K runs (parameters (K, …)): K rows, one per run
         lead = () if runs is None else (runs,)
-        size = sum(p[0].numel() if runs else p.numel() for p in self.params)
-        self.flat = torch.empty(*lead, size, dtype=first.dtype, device=first.device)
-        offset = 0
-        for p in self.params:
-            n = p[0].numel() if runs else p.numel()
-            view = self.flat[..., offset:offset + n]
-            view.copy_(p.detach().reshape(*lead, n))
-            p.data = view.view(p.shape)
-            offset += n
+        self.flat = shared_buffer(self.params, runs)
+        if self.flat is None:
+            size = sum(p[0].numel() if runs else p.numel() for p in self.params)
+            self.flat = torch.empty(*lead, size, dtype=first.dtype, device=first.device)
+            offset = 0
+            for p in self.params:
+                n = p[0].numel() if runs else p.numel()
+                view = self.flat[..., offset:offset + n]
+                view.copy_(p.detach().reshape(*lead, n))
+                p.data = view.view(p.shape)
+                p._flat_buffer = self.flat  # a second optimiser of the same parameters shares it (shared_buffer)
+                offset += n
         self.state = {name: torch.zeros_like(self.flat) for name in self.slots}
         # a stack's runs that no longer train (diverged): their rows are left as they are
         self.frozen = None if runs is None else torch.zeros(runs, dtype=torch.bool, device=first.device)
