@@ -110,3 +110,16 @@ def test_a_trained_run_is_evaluated_by_its_averages(tmp_path):
         assert loaded.keys() == averaged.keys() == trained.keys()
         assert all(torch.equal(loaded[k], averaged[k]) for k in loaded)
         assert not all(torch.equal(averaged[k], trained[k]) for k in loaded)  # the average is not the last iterate
+
+
+def test_a_checkpoint_written_before_the_first_update_loads_and_averages_start_after_it():
+    torch.manual_seed(2)
+    m = build("wgan_gp", ema=0.9)
+    state = m.checkpoint_state()  # no update yet: no averages
+    assert not any(k.startswith("averages.") for k in state["model"])
+    clone = build("wgan_gp", ema=0.9)
+    clone.load_checkpoint_state(state)
+    assert "averages" not in clone._modules
+    clone.update_averages(1)
+    assert all(torch.equal(a, w) for a, w in zip(clone.averages["generator"].parameters(),
+                                                 clone.generator.parameters()))

@@ -140,9 +140,11 @@ class Method(nn.Module):
     # the average (Polyak averaging; Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training").
     # Training never reads the averages. They sit in `self.averages`, so checkpoints and stacks carry them.
     def _averages_for(self, model_state: dict | None = None) -> None:
-        """Create `self.averages` (copies of the AVERAGED networks) when this run averages, or when `model_state`
-        (a checkpoint's) holds averages, before anything is loaded into them."""
-        wanted = self.hp.get("ema", 0) > 0 or any(k.startswith("averages.") for k in (model_state or {}))
+        """Create `self.averages` (copies of the AVERAGED networks): for a run that averages (no `model_state`), or
+        before loading a checkpoint's `model_state` that holds averages (one written before the first update holds
+        none, and its averages start at the next update)."""
+        wanted = self.hp.get("ema", 0) > 0 if model_state is None else \
+            any(k.startswith("averages.") for k in model_state)
         if wanted and "averages" not in self._modules:
             nets = {name: copy.deepcopy(self._modules[name]) for name in AVERAGED if name in self._modules}
             for net in nets.values():
