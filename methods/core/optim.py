@@ -16,9 +16,9 @@ contiguous buffer (each parameter becomes a view of it, as apex's and DeepSpeed'
 a step is one concatenation of the gradients and five element-wise operations on one tensor, whatever the number
 of layers (methods/harness/bench.py measures it). A second optimiser of the same module steps the same buffer with
 its own slots, as two torch.optim optimisers of one module would (`shared_buffer`). Build the optimiser after any
-dtype or device change of its module (`.double()`, `.to(...)` replace the parameters' storage and undo the views). For a stack of K runs
-(methods/core/stack.py; parameters with a leading run dimension) the buffer has K rows, one per run, so each run
-keeps its own slots. tests/test_optim.py checks both rules
+dtype or device change of its module (`.double()`, `.to(...)` replace the parameters' storage and undo the views).
+For a stack of K runs (methods/core/stack.py; parameters with a leading run dimension) the buffer has K rows, one
+per run, so each run keeps its own slots. tests/test_optim.py checks both rules
 against torch.optim step by step.
 """
 from __future__ import annotations
