@@ -11,8 +11,9 @@ evaluation.evaluate's curve functions; of the weight averages when hp `ema` > 0,
 `checkpoint_every` iterations and at the end a checkpoint (networks, optimisers, iteration, curve and every
 random-number-generator state), from which a killed job resumes. Writes, in DIR (methods/harness/runfiles.py):
 checkpoint.pt, samples.npy, curve.csv, train.json (status, iterations, timings, hyper-parameters, config hash) and
-density.npz (2-D energy models: E on a coarse grid, for the figures). The final metrics are the next step's (evaluation/evaluate.py, rule `evaluate`): a change to a metric
-re-evaluates the stored runs without retraining them.
+density.npz (2-D energy models: E on a coarse grid, for the figures). The final metrics are the next step's
+(evaluation/evaluate.py, rule `evaluate`): a change to a metric re-evaluates the stored runs without retraining
+them.
 
 Hyper-parameters: from the resolved configuration the DAG writes and runs with (`--config`), from a profile
 resolved here exactly as the DAG resolves it (`--profile`), or as JSON (`--hparams`). A checkpoint is resumed when
