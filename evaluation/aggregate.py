@@ -11,7 +11,7 @@
   (evaluation/trained.py, with the profile's `trained:` rules). Missing and diverged runs are listed, never dropped;
 * `curves.csv`: every run's learning curve (iteration, losses and the paper's metrics), long over runs, and one row
   per reference (iteration 0);
-* `figure_data.npz`: what the figures draw beyond those tables, for seed 0 of the clean setting: up to
+* `figure_data.npz`: what the figures draw beyond those tables, for the first seed of the clean setting: up to
   FIGURE_SAMPLES generated points (2-D) or FIGURE_IMAGES images (uint8) per (dataset, method or reference), and each
   2-D energy model's density grid.
 
@@ -72,7 +72,7 @@ def read_curve(run_dir: Path, ident: dict) -> pd.DataFrame | None:
 
 
 def keep_figure_data(figure_data: dict, run_dir: Path, run: Run) -> None:
-    """Seed 0 of the clean setting: samples (images as uint8) and the density grid, for the figures."""
+    """The first seed of the clean setting: samples (images as uint8) and the density grid, for the figures."""
     samples = np.load(run_dir / "samples.npy")
     if len(samples) and datasets.track(run.dataset) == "image":  # FIGURE_IMAGES of them as uint8 pixels
         pixels = np.round((samples[:FIGURE_IMAGES].clip(-1, 1) + 1) * 127.5).astype(np.uint8)
@@ -96,6 +96,7 @@ def collect(root: Path, cfg: dict):
     rows, runs, curves, figure_data = [], [], [], {}
     profile = cfg["profile"]
     expected = suite_config.runs(cfg)
+    first_seed = cfg.get("first_seed", 0)  # the figures draw this seed's samples and densities
     jobs = {run: job for job in suite_config.jobs(cfg) for run in job.runs}
     for run in expected + reference_runs(expected):
         reference = run.method in REFERENCES
@@ -116,7 +117,7 @@ def collect(root: Path, cfg: dict):
         curve = read_curve(run_dir, ident)
         if curve is not None:
             curves.append(curve)
-        if run.setting == "clean" and run.seed == 0 and rec["status"] == "ok":
+        if run.setting == "clean" and run.seed == first_seed and rec["status"] == "ok":
             keep_figure_data(figure_data, run_dir, run)
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
     curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]

@@ -3,7 +3,7 @@
 Every 2-D figure shows the references of evaluation/references.py: the ceiling (the true mixture) and the floor (a
 Gaussian fitted to the training set); image grids show real training images and uniform noise.
 
-* `samples_<dataset>`: generated samples of every method with a generator (clean setting, seed 0) beside the
+* `samples_<dataset>`: generated samples of every method with a generator (clean setting, first seed) beside the
   ceiling's and the floor's, mixture means marked (paper Fig. 3); on image datasets, grids of generated images
   beside real ones and noise;
 * `density_<dataset>`: every energy model's density exp(−E), each relative to its maximum on the grid, beside the
@@ -110,7 +110,7 @@ def image_grid_figure(data, dataset: str):
         ax.imshow(mosaic[0] if c == 1 else mosaic.transpose(1, 2, 0), cmap="gray" if c == 1 else None)
         ax.set(title=title(method, image=True), xticks=[], yticks=[])
         ax.grid(False)
-    fig.suptitle(f"{dataset}: generated images (clean setting, seed 0)")
+    fig.suptitle(f"{dataset}: generated images (clean setting, first seed)")
     return fig
 
 
@@ -132,7 +132,7 @@ def samples_figure(data, dataset: str):
         ax.label_outer()
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=2, markerscale=3)
-    fig.suptitle(f"{NAMES[dataset]}: generated samples (clean setting, seed 0)")
+    fig.suptitle(f"{NAMES[dataset]}: generated samples (clean setting, first seed)")
     return fig
 
 
@@ -148,7 +148,7 @@ def density_figure(data, dataset: str):
         ax.set(aspect="equal", title=title(method), xlabel="$x_1$", ylabel="$x_2$")
         ax.label_outer()
     fig.colorbar(mesh, ax=list(axes), shrink=0.6, label="density / its maximum on the grid")
-    fig.suptitle(f"{NAMES[dataset]}: model densities exp(−E) (clean setting, seed 0)")
+    fig.suptitle(f"{NAMES[dataset]}: model densities exp(−E) (clean setting, first seed)")
     return fig
 
 

@@ -34,3 +34,29 @@ def test_curves_figure_has_one_column_per_kind_and_every_method_in_its_legend():
     legends = [t.get_text() for ax in axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert set(methods) <= set(legends) and "floor: Gaussian fit" in legends
     plt.close(fig)
+
+
+def test_sample_figures_draw_the_profiles_first_seed(tmp_path):
+    """A profile whose seeds start at 100 (the sweeps, released_long) still gets samples in its figure data: the
+    aggregate keeps the first seed's, not seed 0's (which such a profile never runs)."""
+    import json
+
+    import numpy as np
+
+    from evaluation import aggregate
+    from methods.harness import config as suite_config
+
+    cfg = suite_config.load("smoke", {"first_seed": 100, "seeds": 2, "experiments": {
+        "only": {"datasets": ["two_circle"], "settings": ["clean"], "methods": ["gan"]}}})
+    for seed in (100, 101):
+        run_dir = tmp_path / "runs" / "two_circle" / "clean" / "gan" / f"seed{seed}"
+        run_dir.mkdir(parents=True)
+        np.save(run_dir / "samples.npy", np.full((5, 2), float(seed)))
+        (run_dir / "metrics.json").write_text(json.dumps({
+            "status": "ok", "kind": "implicit", "train": {"iterations": 10, "seconds_per_1000_iterations": 1.0},
+            "metrics": {"hsr": {"value": 0.5, "params": {}}}, "provenance": {}}))
+    _, runs, _, figure_data = aggregate.collect(tmp_path, cfg)
+    ours = runs[(runs["method"] == "gan") & (runs["dataset"] == "two_circle") & (runs["setting"] == "clean")]
+    assert sorted(ours["seed"]) == [100, 101] and set(ours["status"]) == {"ok"}
+    assert list(figure_data) == ["samples/two_circle/gan"]  # the smoke profile's other runs are missing
+    assert (figure_data["samples/two_circle/gan"] == 100.0).all()
