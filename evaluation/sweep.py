@@ -5,7 +5,9 @@ stated rule chooses as the shared training recipe (README, "The training recipe"
     python -m evaluation.sweep --compare results/published/sweep_long results/published/sweep_hold
 
 `--compare` applies the rule across sweeps that ran apart (each point named `<folder>:<point>`) and prints the
-scores; the budgets are those of the first sweep's configuration.
+scores; the budgets are those of the first sweep's configuration. It ranks only the (method, dataset) cells that
+every folder ran, so a stage that reran part of the methods (say, those its setting acts on) is not ranked first
+or last on the others by default.
 
 Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
 row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
@@ -135,6 +137,11 @@ def grid_text(sweep: dict) -> str:
     return "grid: " + "; ".join(f"{a}: {len(v)} values" for a, v in sweep["grid"].items())
 
 
+def seed_text(cfg: dict) -> str:
+    first = cfg.get("first_seed", 0)
+    return f"seed {first}" if cfg["seeds"] == 1 else f"seeds {first}…{first + cfg['seeds'] - 1}"
+
+
 def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, refs: pd.DataFrame) -> str:
     sweep = cfg["sweep"]
     points = suite_config.sweep_points(sweep)
@@ -143,8 +150,7 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
     keys = list(dict.fromkeys(k for over in points.values() for k in over))
     varied = [k for k in keys if len({repr(over.get(k)) for over in points.values()}) > 1]  # the table's columns
     lines = ["# Sweep: the shared training recipe", "",
-             f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), seeds "
-             f"{cfg.get('first_seed', 0)}…{cfg.get('first_seed', 0) + cfg['seeds'] - 1}, "
+             f"Methods {', '.join(sweep['methods'])} on {', '.join(sweep['datasets'])} (clean), {seed_text(cfg)}, "
              + ("each point's own iterations" if "iterations" in keys else f"{cfg['training']['iterations']} iterations")
              + "; " + grid_text(sweep) + ".",
              "Rule (evaluation/sweep.py): rank the points per method, dataset, metric and budget; a family's score is "
@@ -176,7 +182,8 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, chosen: str, r
             for m, metric in columns:
                 mean, sd = cell.loc[(point, m, metric), ["mean", "sd"]] if (point, m, metric) in cell.index \
                     else (np.nan, np.nan)
-                cells.append("–" if not np.isfinite(mean) else f"{mean:.2f} ± {sd if np.isfinite(sd) else 0:.2f}")
+                cells.append("–" if not np.isfinite(mean) else f"{mean:.2f}" + (f" ± {sd:.2f}" if np.isfinite(sd)
+                                                                                  else ""))  # one seed: no sd
             lines.append(f"| `{point}` | " + " | ".join(cells) + " |")
         for ref in REFERENCES:
             cells = [f"{refs.loc[(ref, dataset), metric]:.2f}" if (ref, dataset) in refs.index else "–"
@@ -251,8 +258,9 @@ def make_sweep_table(root: Path, cfg: dict) -> str:
 
 
 def compare(roots: list[Path]) -> pd.DataFrame:
-    """The rule's scores over the points of several sweeps' results folders, each point named `<folder>:<point>`;
-    budgets from the first folder's config.yaml (each folder's own budget unit and batch sizes)."""
+    """The rule's scores over the points of several sweeps' results folders, each point named `<folder>:<point>`,
+    on the (method, dataset) cells every folder ran; budgets from the first folder's config.yaml (each folder's own
+    budget unit and batch sizes)."""
     cfgs = [suite_config.read(Path(root) / "config.yaml") for root in roots]
     if len({unit(cfg["sweep"]) for cfg in cfgs}) > 1:
         raise SystemExit("error: --compare needs sweeps whose budgets count the same unit; these count "
@@ -263,7 +271,9 @@ def compare(roots: list[Path]) -> pd.DataFrame:
         found = budget_values(pd.read_csv(root / "curves.csv"), pd.read_csv(root / "runs.csv"), budgets,
                               per_iteration(cfg))
         values.append(found.assign(point=root.name + ":" + found["point"]))
-    return scores(rank_points(pd.concat(values, ignore_index=True)))
+    common = set.intersection(*({*zip(v["method"], v["dataset"])} for v in values))
+    values = pd.concat(values, ignore_index=True)
+    return scores(rank_points(values[[cell in common for cell in zip(values["method"], values["dataset"])]]))
 
 
 def main(argv=None) -> None:

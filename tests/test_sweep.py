@@ -123,6 +123,13 @@ def test_sweeps_that_ran_apart_are_ranked_together(tmp_path):
     at = score[score["budget"] == 200].set_index("point")["score"]
     # one family (implicit): HSR ranks 1 and 2, MMD ties at 1.5; the means 1.25 and 1.75
     assert at.to_dict() == pytest.approx({"hold:s0": 1.25, "long:s0": 1.75})
+    # a method only one folder ran is left out, not ranked first for want of rivals: with gan at a low HSR added to
+    # "long" alone, the scores are as before (gan would otherwise rank long:s0 first on its cells)
+    extra = curves_of({("wgan_gp", "s0"): 0.5, ("gan", "s0"): 0.1})
+    extra.to_csv(tmp_path / "long" / "curves.csv", index=False)
+    runs_of(extra).to_csv(tmp_path / "long" / "runs.csv", index=False)
+    again = sw.compare([tmp_path / "long", tmp_path / "hold"])
+    assert again[again["budget"] == 200].set_index("point")["score"].to_dict() == pytest.approx(at.to_dict())
     # budgets in different units do not compare
     config = tmp_path / "hold" / "config.yaml"
     config.write_text(config.read_text().replace("budgets:", "budget_unit: examples\n  budgets:"))
