@@ -127,3 +127,25 @@ def test_a_profile_that_extends_itself_gets_one_message(tmp_path):
     (tmp_path / "config" / "profiles" / "b.yaml").write_text("extends: a\n")
     with pytest.raises(ConfigError, match=r"profile 'a' extends itself \(through a → b\)"):
         suite_config.load("a", root=tmp_path)
+
+
+PUBLISHED = suite_config.ROOT / "results" / "published"
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in PUBLISHED.iterdir()
+                                           if (suite_config.ROOT / "config" / "profiles" / f"{p.name}.yaml").exists()
+                                           and p.name != "full") if PUBLISHED.exists() else [])
+def test_a_published_profile_still_trains_what_it_published(profile):
+    """A published sweep or study pins the values it ran with, so a later change of the recipe in config.yaml does
+    not change what its profile trains: every run's hyper-parameters, resolved now from the profile, equal those of
+    the configuration published beside its results (keys added to the suite since it ran aside). `full` is left
+    out: it was published when its grid was the default profile's, at 1500 iterations (its PROVENANCE)."""
+    published = suite_config.read(PUBLISHED / profile / "config.yaml")
+    now = suite_config.load(profile)
+    assert {(r.dataset, r.method) for r in suite_config.runs(now)} == \
+        {(r.dataset, r.method) for r in suite_config.runs(published)}
+    for dataset, method in sorted({(r.dataset, r.method) for r in suite_config.runs(now)}):
+        then = suite_config.hparams(published, method, dataset)
+        changed = {k: (then[k], v) for k, v in suite_config.hparams(now, method, dataset).items()
+                   if then.get(k) is not None and then[k] != v}
+        assert not changed, f"{profile}: {method} on {dataset} now trains with {changed} (published, now)"

@@ -89,7 +89,7 @@ def test_energy_step_without_bridge_is_dem_step():
     dem.energy_net.load_state_dict(joint.energy_net.state_dict())
     real, fake = batches().batch(), 3 + torch.randn(16, 2)
     s_data, _ = joint.energy_update([real, fake], [joint.hp["data_weight"], 0.0])  # λ2 = 0
-    hp = dem.hp  # the λ1 term computed directly: U-statistic KSD of the data against −∇E
+    hp = dem.hp  # the λ1 term computed directly: the KSD of the data against −∇E
     direct = ksd(real, score_from_energy(dem.energy_net, real), hp["kernel"], hp["bandwidth"], hp["statistic"])
     assert torch.allclose(s_data, direct, rtol=1e-6)
     dem.train_step(type("Fixed", (), {"batch": lambda self, n=None: real})())

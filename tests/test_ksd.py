@@ -59,3 +59,16 @@ def test_groups_are_independent_discrepancies():
 def test_float32_matches_float64():
     x, s = sample(4, b=100, d=2)
     torch.testing.assert_close(ksd(x.float(), s.float()).double(), ksd(x, s), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("statistic", ["u", "v"])
+def test_the_benchmarks_naive_ksd_is_the_same_number(statistic):
+    """`python -m methods.harness.bench` times a naive Joint-W against joint_w; its broadcast KSD must compute what
+    the fused one does, for the statistic the recipe uses."""
+    from methods.harness.bench import NaiveJointW
+
+    naive = NaiveJointW.__new__(NaiveJointW)  # only its hyper-parameters are read by `ksd`
+    naive.hp = {"bandwidth": 0.8, "statistic": statistic}
+    x, s = sample(3, d=2)
+    assert naive.ksd(x, s).item() == pytest.approx(ksd(x, s, "rbf", bandwidth=0.8, statistic=statistic).item(),
+                                                   rel=1e-10)
