@@ -96,7 +96,7 @@ def collect(root: Path, cfg: dict):
     rows, runs, curves, figure_data = [], [], [], {}
     profile = cfg["profile"]
     expected = suite_config.runs(cfg)
-    first_seed = cfg.get("first_seed", 0)  # the figures draw this seed's samples and densities
+    figure_seed = suite_config.first_seed(cfg)  # the figures draw this seed's samples and densities
     jobs = {run: job for job in suite_config.jobs(cfg) for run in job.runs}
     for run in expected + reference_runs(expected):
         reference = run.method in REFERENCES
@@ -117,7 +117,7 @@ def collect(root: Path, cfg: dict):
         curve = read_curve(run_dir, ident)
         if curve is not None:
             curves.append(curve)
-        if run.setting == "clean" and run.seed == first_seed and rec["status"] == "ok":
+        if run.setting == "clean" and run.seed == figure_seed and rec["status"] == "ok":
             keep_figure_data(figure_data, run_dir, run)
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
     curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]

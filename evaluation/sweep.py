@@ -138,7 +138,7 @@ def grid_text(sweep: dict) -> str:
 
 
 def seed_text(cfg: dict) -> str:
-    first = cfg.get("first_seed", 0)
+    first = suite_config.first_seed(cfg)
     return f"seed {first}" if cfg["seeds"] == 1 else f"seeds {first}…{first + cfg['seeds'] - 1}"
 
 

@@ -90,9 +90,9 @@ class NaiveJointW:
         grad_y = diff / h ** 2 * k[..., None]  # ∇_{x'} k(x_i, x_j)
         trace = k * (x.shape[1] / h ** 2 - r2 / h ** 4)
         u = (s @ s.T) * k + (s[:, None, :] * grad_y).sum(-1) + (grad_x * s[None, :, :]).sum(-1) + trace
-        b = x.shape[0]
         if self.hp["statistic"] == "v":  # every pair, the diagonal included
             return u.mean()
+        b = x.shape[0]
         return (u.sum() - u.diagonal().sum()) / (b * (b - 1))
 
     def sample(self, n):

@@ -282,6 +282,11 @@ def experiment_methods(cfg: dict, exp: dict) -> list[str]:
     return list(cfg["methods"]) if exp["methods"] == "all" else list(exp["methods"])
 
 
+def first_seed(cfg: dict) -> int:
+    """The profile's first seed (`first_seed`; 0 unless a profile sets it): runs use it and the next ones."""
+    return cfg.get("first_seed", 0)
+
+
 def runs(cfg: dict) -> list[Run]:
     """Every (dataset, setting, method, seed) the configuration asks for, each once, in a stable order: seeds
     `first_seed`, `first_seed` + 1, … (0, 1, … unless a profile sets it); an experiment's own `seeds:` replaces the
@@ -291,7 +296,7 @@ def runs(cfg: dict) -> list[Run]:
     found = {Run(d, str(Setting.parse(s)), m, k)
              for exp in cfg["experiments"].values()
              for d in exp["datasets"] for s in exp["settings"] for m in experiment_methods(cfg, exp)
-             for k in range(cfg.get("first_seed", 0), cfg.get("first_seed", 0) + exp.get("seeds", cfg["seeds"]))}
+             for k in range(first_seed(cfg), first_seed(cfg) + exp.get("seeds", cfg["seeds"]))}
     return sorted(found)
 
 
