@@ -7,7 +7,9 @@ stated rule chooses as the shared training recipe (README, "The training recipe"
 `--compare` applies the rule across sweeps that ran apart (each point named `<folder>:<point>`) and prints the
 scores; the budgets are those of the first sweep's configuration. It ranks only the (method, dataset) cells that
 every folder ran, so a stage that reran part of the methods (say, those its setting acts on) is not ranked first
-or last on the others by default.
+or last on the others by default. An entry may take some methods of a folder (`DIR:m1,m2`), and join such parts
+with `+` into one entry: `sweep_ema:wgan_gp+sweep_vstat:joint_w` is the recipe of stage 9 for both methods when
+each last ran at it in a different stage (their points keep their names, so a part should hold one point).
 
 Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
 row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
@@ -257,20 +259,41 @@ def make_sweep_table(root: Path, cfg: dict) -> str:
     return chosen
 
 
-def compare(roots: list[Path]) -> pd.DataFrame:
-    """The rule's scores over the points of several sweeps' results folders, each point named `<folder>:<point>`,
-    on the (method, dataset) cells every folder ran; budgets from the first folder's config.yaml (each folder's own
-    budget unit and batch sizes)."""
-    cfgs = [suite_config.read(Path(root) / "config.yaml") for root in roots]
-    if len({unit(cfg["sweep"]) for cfg in cfgs}) > 1:
+def parts(entry) -> list[tuple[Path, list[str] | None]]:
+    """A `--compare` entry's (folder, methods or None for all): `DIR`, `DIR:m1,m2`, or such parts joined by `+`."""
+    found = []
+    for part in str(entry).split("+"):
+        folder, _, names = part.partition(":")
+        found.append((Path(folder), names.split(",") if names else None))
+    return found
+
+
+def compare(entries: list) -> pd.DataFrame:
+    """The rule's scores over the points of several sweeps' results folders, each point named `<entry>:<point>`
+    (an entry: a folder, some methods of one, or parts of several joined by `+`, see `parts`), on the (method,
+    dataset) cells every entry ran; budgets from the first folder's config.yaml (each folder's own budget unit and
+    batch sizes)."""
+    entries = [parts(e) for e in entries]
+    folders = [folder for entry in entries for folder, _ in entry]
+    cfgs = {folder: suite_config.read(folder / "config.yaml") for folder in folders}
+    if len({unit(cfg["sweep"]) for cfg in cfgs.values()}) > 1:
         raise SystemExit("error: --compare needs sweeps whose budgets count the same unit; these count "
-                         + ", ".join(f"{Path(r).name}: {unit(c['sweep'])}" for r, c in zip(roots, cfgs)))
-    budgets = sorted(cfgs[0]["sweep"]["budgets"])
+                         + ", ".join(f"{f.name}: {unit(c['sweep'])}" for f, c in cfgs.items()))
+    budgets = sorted(cfgs[folders[0]]["sweep"]["budgets"])
     values = []
-    for root, cfg in zip(map(Path, roots), cfgs):
-        found = budget_values(pd.read_csv(root / "curves.csv"), pd.read_csv(root / "runs.csv"), budgets,
-                              per_iteration(cfg))
-        values.append(found.assign(point=root.name + ":" + found["point"]))
+    for entry in entries:
+        found = []
+        for folder, names in entry:
+            got = budget_values(pd.read_csv(folder / "curves.csv"), pd.read_csv(folder / "runs.csv"), budgets,
+                                per_iteration(cfgs[folder]))
+            unknown = sorted(set(names or ()) - set(got["method"]))
+            if unknown:
+                raise SystemExit(f"error: {folder} has no sweep runs of {', '.join(unknown)}; its methods: "
+                                 + ", ".join(sorted(set(got["method"]))))
+            found.append(got if names is None else got[got["method"].isin(names)])
+        found = pd.concat(found, ignore_index=True)
+        name = "+".join(folder.name for folder, _ in entry)
+        values.append(found.assign(point=name + ":" + found["point"]))
     common = set.intersection(*({*zip(v["method"], v["dataset"])} for v in values))
     values = pd.concat(values, ignore_index=True)
     return scores(rank_points(values[[cell in common for cell in zip(values["method"], values["dataset"])]]))
@@ -280,7 +303,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     suite_config.add_arguments(parser)
     parser.add_argument("--compare", nargs="+", default=None, metavar="DIR",
-                        help="results folders of sweeps to rank together (prints their points' scores)")
+                        help="results folders of sweeps to rank together (prints their points' scores); "
+                             "DIR:m1,m2 takes some methods of one, and + joins such parts into one entry")
     args = parser.parse_args(argv)
     if args.compare:
         score = compare(args.compare)

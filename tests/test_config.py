@@ -149,3 +149,33 @@ def test_a_published_profile_still_trains_what_it_published(profile):
         changed = {k: (then[k], v) for k, v in suite_config.hparams(now, method, dataset).items()
                    if then.get(k) is not None and then[k] != v}
         assert not changed, f"{profile}: {method} on {dataset} now trains with {changed} (published, now)"
+
+
+def test_the_cost_estimate_is_the_profiles_runs_times_their_timed_rates(monkeypatch, capsys):
+    import pandas as pd
+
+    from methods.harness import bench
+
+    timed = {}
+
+    def fake_run(dataset, names, iterations, repeats, warmup, cfg, naive=True):  # a rate per variant, no timing
+        assert not naive and dataset == "two_circle"
+        timed.update({name: 10.0 + i for i, name in enumerate(names)})
+        return pd.DataFrame({"method": names, "ms_per_iteration": [timed[n] for n in names]})
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    cfg = suite_config.load("default")
+    table = bench.estimate(cfg, "two_circle", 1, 1, 0).set_index("method")
+    # the default's grid: 15 methods × 2 datasets × 3 seeds, the released presets on both, Fig. 7's 9 noise ratios
+    # (wgan_gp, joint_w) and 8 training-set sizes (dem, joint_w), 3 seeds each
+    assert table["runs"].sum() == 15 * 6 + 2 * 6 + 2 * 27 + 2 * 24
+    assert table.loc["joint_w", "runs"] == 6 + 27 + 24 and table.loc["wgan_gp", "runs"] == 6 + 27
+    assert table.loc["dem", "runs"] == 6 + 24 and table.loc["joint_w@released_code", "runs"] == 6
+    iterations = cfg["training"]["iterations"]
+    assert (table["iterations"] == iterations).all()
+    for name, row in table.iterrows():
+        assert row["cpu_hours"] == pytest.approx(row["runs"] * iterations * timed[name] / 3.6e6)
+    bench.main(["--estimate", "--cores", "2"])
+    out = capsys.readouterr().out
+    total = table["cpu_hours"].sum()
+    assert f"{total:.2f} CPU hours" in out and f"on 2 cores (jobs spread evenly): {total / 2:.2f} h" in out

@@ -137,6 +137,33 @@ def test_sweeps_that_ran_apart_are_ranked_together(tmp_path):
         sw.compare([tmp_path / "long", tmp_path / "hold"])
 
 
+def test_a_compare_entry_can_join_methods_of_several_folders(tmp_path):
+    import yaml
+
+    # the recipe's runs of wgan_gp last ran in "ema", of joint_w in "vstat" ("ema" also holds a joint_w that the
+    # recipe no longer trains, at a high HSR that would change the ranks if it leaked in); "critic" has two points
+    folders = {"ema": {("wgan_gp", "s0"): 0.5, ("joint_w", "s0"): 0.9}, "vstat": {("joint_w", "s0"): 0.6},
+               "critic": {("wgan_gp", "s0"): 0.7, ("joint_w", "s0"): 0.5,
+                          ("wgan_gp", "s1"): 0.4, ("joint_w", "s1"): 0.8}}
+    for name, values in folders.items():
+        root = tmp_path / name
+        root.mkdir()
+        curves = curves_of(values)
+        curves.to_csv(root / "curves.csv", index=False)
+        runs_of(curves).to_csv(root / "runs.csv", index=False)
+        (root / "config.yaml").write_text(yaml.safe_dump(
+            {"training": {"batch_size": 4}, "sweep": {"budgets": [100, 200], "grid": {"critic_steps": [1, 2]}}}))
+    score = sw.compare([f"{tmp_path / 'ema'}:wgan_gp+{tmp_path / 'vstat'}:joint_w", tmp_path / "critic"])
+    at = score[score["budget"] == 200].set_index("point")
+    # wgan_gp (implicit: HSR ranks 2, 1, 3; MMD ties at 2) and joint_w (joint: HSR ranks 2, 3, 1; KLD, AUC tie at 2)
+    assert at["implicit"].to_dict() == pytest.approx({"ema+vstat:s0": 2.0, "critic:s0": 1.5, "critic:s1": 2.5})
+    assert at["joint"].to_dict() == pytest.approx({"ema+vstat:s0": 2.0, "critic:s0": 7 / 3, "critic:s1": 5 / 3})
+    assert at["score"].to_dict() == pytest.approx({"ema+vstat:s0": 2.0, "critic:s0": (1.5 + 7 / 3) / 2,
+                                                    "critic:s1": (2.5 + 5 / 3) / 2})
+    with pytest.raises(SystemExit, match="has no sweep runs of dem; its methods: joint_w"):
+        sw.compare([f"{tmp_path / 'vstat'}:dem", tmp_path / "critic"])
+
+
 @pytest.mark.parametrize("schedule, expected", [
     ("constant", lambda u: 1.0), ("linear", lambda u: 1 - u), ("cosine", lambda u: 0.5 * (1 + math.cos(math.pi * u))),
     ("linear_hold", lambda u: 1 - 0.9 * u / 0.75 if u < 0.75 else 0.1)])

@@ -3,6 +3,7 @@
     python -m methods.harness.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
                             [--out results/<profile>/tables/bench]
     python -m methods.harness.bench --stack [K …]      # stacked runs (methods/core/stack.py), K = 1 3 9 27
+    python -m methods.harness.bench --estimate [--profile default] [--cores 2 16]  # a profile's training cost
 
 Every method is built from the `default` profile's hyper-parameters (or --profile, or the DAG's resolved
 configuration with --config) and trained in this one process
@@ -152,25 +153,27 @@ def transient_peak_bytes(method, data) -> int:
     return int(max(live.max(), 0))
 
 
-def build(name: str, cfg: dict, d: int):
-    hp = suite_config.hparams(cfg, "joint_w" if name == NaiveJointW.name else name)
+def build(name: str, cfg: dict, d: int, dataset: str | None = None):
+    """A method (or a variant `name@preset`, or the naive baseline) with the configuration's hyper-parameters."""
+    hp = suite_config.hparams(cfg, "joint_w" if name == NaiveJointW.name else name, dataset)
     hp["iterations"] = 10 ** 6  # schedules (λ2 ramp, annealing) at their start, as early in a run
     if name == NaiveJointW.name:
         return NaiveJointW(hp, d)  # pays the bridge from the first iteration; joint_w's λ2 ramp is > 0 from the 2nd
-    return methods.get(name)(hp, (d,))
+    return methods.get(suite_config.split_variant(name)[0])(hp, (d,))
 
 
 def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: int, cfg: dict | None = None,
-        seed: int = 0) -> pd.DataFrame:
-    """The cost table; `cfg`: a resolved configuration (default: the `default` profile's)."""
+        seed: int = 0, naive: bool = True) -> pd.DataFrame:
+    """The cost table; `cfg`: a resolved configuration (default: the `default` profile's); `names` may hold
+    variants (`joint_w@released_code`); `naive`: time the naive Joint-W too."""
     torch.set_num_threads(1)
     cfg = cfg if cfg is not None else suite_config.load("default")
     x = torch.as_tensor(training_set(datasets.get(dataset), "clean", seed)["x"], dtype=torch.float32)
     rows = []
     entries = []
-    for name in names + [NaiveJointW.name]:
+    for name in names + ([NaiveJointW.name] if naive else []):
         torch.manual_seed(seed)
-        method = build(name, cfg, x.shape[1])
+        method = build(name, cfg, x.shape[1], dataset)
         data = Batches(x, cfg["training"]["batch_size"], np.random.default_rng(seed))
         for _ in range(warmup):
             method.train_step(data)
@@ -186,6 +189,30 @@ def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: i
         rows.append({"method": name, "ms_per_iteration": 1000 * statistics.median(times),
                      "ms_min": 1000 * min(times), "ms_max": 1000 * max(times), "peak_mb": peak / 2 ** 20})
     return pd.DataFrame(rows)
+
+
+def estimate(cfg: dict, dataset: str, iterations: int, repeats: int, warmup: int) -> pd.DataFrame:
+    """The measured arithmetic of a profile's training cost: per method variant of its 2-D runs, the number of runs,
+    the iterations of each, the ms one iteration takes in this process (timed as `run` times them, on `dataset`;
+    every 2-D dataset has d = 2 and the profile's batch) and the CPU hours they make. Training steps only: the
+    learning-curve rows, the evaluation and the figures come on top."""
+    runs = [r for r in suite_config.runs(cfg) if datasets.track(r.dataset) != "image"]
+    count = pd.Series([r.method for r in runs]).value_counts()
+    length = {m: suite_config.hparams(cfg, m, dataset)["iterations"] for m in count.index}
+    table = run(dataset, sorted(count.index), iterations, repeats, warmup, cfg, naive=False)
+    table = table.assign(runs=table["method"].map(count), iterations=table["method"].map(length))
+    table["cpu_hours"] = table["runs"] * table["iterations"] * table["ms_per_iteration"] / 1000 / 3600
+    return table[["method", "runs", "iterations", "ms_per_iteration", "cpu_hours"]].sort_values(
+        "cpu_hours", ascending=False, ignore_index=True)
+
+
+def estimate_lines(table: pd.DataFrame, cfg: dict, cores: list[int]) -> list[str]:
+    lines = [f"{r.method:26s} {r.runs:4d} runs × {r.iterations} iterations × {r.ms_per_iteration:6.2f} ms = "
+             f"{r.cpu_hours:6.2f} CPU h" for r in table.itertuples()]
+    total = table["cpu_hours"].sum()
+    lines.append(f"profile {cfg['profile']}: {int(table['runs'].sum())} 2-D runs, {total:.2f} CPU hours of training")
+    lines += [f"  on {n} cores (jobs spread evenly): {total / n:.2f} h" for n in cores]
+    return lines
 
 
 STACK_METHODS = ("wgan_gp", "joint_w", "dem", "gan")
@@ -289,6 +316,10 @@ def main(argv=None) -> None:
     parser.add_argument("--config", default=None, help="hyper-parameters of this resolved configuration (the DAG's "
                                                        "results/<profile>/config.yaml; replaces --profile)")
     parser.add_argument("--out", default=None, help="also write the table as OUT.md and OUT.csv")
+    parser.add_argument("--estimate", action="store_true",
+                        help="the profile's training cost instead: its runs × iterations × ms per iteration, timed "
+                             "here for each method variant it trains")
+    parser.add_argument("--cores", nargs="*", type=int, default=[2, 16], help="--estimate: wall hours on N cores")
     parser.add_argument("--stack", nargs="*", type=int, default=None, metavar="K",
                         help="time stacks of K runs instead (default K: 1 3 9 27; methods: "
                              f"{' '.join(STACK_METHODS)}), ms per run-iteration")
@@ -306,6 +337,15 @@ def main(argv=None) -> None:
         cfg = suite_config.read(args.config) if args.config else suite_config.load(args.profile)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
+    if args.estimate:
+        table = estimate(cfg, args.dataset, args.iterations, args.repeats, args.warmup)
+        print("\n".join(estimate_lines(table, cfg, args.cores)))
+        if args.out:
+            from methods.harness.io import atomic_path
+
+            with atomic_path(Path(args.out).with_suffix(".csv")) as tmp:
+                table.to_csv(tmp, index=False)
+        return
     if args.stack is not None:
         ks = sorted(set(args.stack or [1, 3, 9, 27]) | {1})
         table = stack_run(args.dataset, names, ks, args.iterations, args.repeats, args.warmup, cfg)
