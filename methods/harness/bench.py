@@ -47,6 +47,7 @@ import methods
 from datasets.settings import training_set
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
+from methods.harness.io import atomic_path, write_text
 from methods.harness.train import Batches
 
 
@@ -305,6 +306,12 @@ def ratios(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def write_csv(out: Path, table: pd.DataFrame) -> None:
+    """The table as OUT.csv, written atomically."""
+    with atomic_path(out.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="two_circle", help=f"one of {', '.join(datasets.DATASETS)}")
@@ -341,20 +348,14 @@ def main(argv=None) -> None:
         table = estimate(cfg, args.dataset, args.iterations, args.repeats, args.warmup)
         print("\n".join(estimate_lines(table, cfg, args.cores)))
         if args.out:
-            from methods.harness.io import atomic_path
-
-            with atomic_path(Path(args.out).with_suffix(".csv")) as tmp:
-                table.to_csv(tmp, index=False)
+            write_csv(Path(args.out), table)
         return
     if args.stack is not None:
         ks = sorted(set(args.stack or [1, 3, 9, 27]) | {1})
         table = stack_run(args.dataset, names, ks, args.iterations, args.repeats, args.warmup, cfg)
         print("\n".join(stack_lines(table, cfg, args.dataset)))
         if args.out:
-            from methods.harness.io import atomic_path
-
-            with atomic_path(Path(args.out).with_suffix(".csv")) as tmp:
-                table.to_csv(tmp, index=False)
+            write_csv(Path(args.out), table)
         return
     table = run(args.dataset, names, args.iterations, args.repeats, args.warmup, cfg)
     lines = [f"{r.method:20s} {r.ms_per_iteration:8.2f} ms/iteration {r.peak_mb:7.2f} peak MB"
@@ -362,16 +363,13 @@ def main(argv=None) -> None:
     lines += [f"{k}: {v:.2f}" for k, v in ratios(table).items()]
     print("\n".join(lines))
     if args.out:
-        from methods.harness.io import atomic_path, write_text
-
         out = Path(args.out)
         head = (f"Per-iteration cost on {args.dataset} (profile {cfg['profile']} hyper-parameters, batch "
                 f"{cfg['training']['batch_size']}, one torch thread, {torch.__version__}; "
                 f"median of {args.repeats} rounds of {args.iterations} iterations).")
         ratio_text = "\n".join(f"- {k}: {v:.2f}" for k, v in ratios(table).items())
         write_text(out.with_suffix(".md"), f"{head}\n\n{table.round(3).to_markdown(index=False)}\n\n{ratio_text}\n")
-        with atomic_path(out.with_suffix(".csv")) as tmp:
-            table.to_csv(tmp, index=False)
+        write_csv(out, table)
     sys.stdout.flush()
 
 
