@@ -3,17 +3,18 @@
 
     min_E  S(P_data, p_E),   p_E(x) ∝ exp(−E(x)),   score s = −∇_x E  (or ∇p with `score: density_gradient`),
 
-one Adam step (β1 = 0.9, explicit side) per iteration on a fresh data batch. S is exactly Stein Bridging's λ1
+n_e = `energy_steps` Adam steps (β1 = 0.9, explicit side) per iteration, each on a fresh data batch. S is exactly Stein Bridging's λ1
 term (methods/core/updates.py `EnergyUpdate`): the KSD with the `stein:` options (kernel, bandwidth, U/V statistic)
 on 2-D data, or, with `discrepancy: neural` (images), the neural Stein discrepancy, whose critic first takes
-`critic_steps_stein` ascent steps on S_f(data) (Grathwohl et al. 2020, "Learning the Stein discrepancy").
+`critic_steps_stein` ascent steps on S_f(data) (Grathwohl et al. 2020, "Learning the Stein discrepancy") before the
+energy's steps.
 """
 from __future__ import annotations
 
 from methods import register
 from methods.core.base import Method
 from methods.core.nets import energy
-from methods.core.updates import EnergyUpdate, stein_critic
+from methods.core.updates import ENERGY_PARAMETERS, EnergyUpdate, stein_critic
 
 
 @register
@@ -22,7 +23,7 @@ class Dem(Method):
     kind = "explicit"
     has_energy = True
     stackable = True
-    hyperparameters = {}  # S and its options are the shared `stein:` section
+    hyperparameters = {**ENERGY_PARAMETERS}  # S and its options are the shared `stein:` section
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
         super().__init__(hp, data_shape, stack)
@@ -39,5 +40,6 @@ class Dem(Method):
         if self.stein_critic is not None:  # n_c ascent steps of f on S_f(data)
             for _ in range(self.hp["critic_steps_stein"]):
                 logs["stein_critic"] = self.energy_update.critic_step([(1.0, data.batch())])
-        s_data = self.energy_update([data.batch()], [1.0])[0]
+        for _ in range(self.hp["energy_steps"]):
+            s_data = self.energy_update([data.batch()], [1.0])[0]
         return {"ksd_data": s_data, **logs}

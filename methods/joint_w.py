@@ -8,7 +8,8 @@ Per iteration t (`train_step`, top to bottom):
   1. n_d = `critic_steps` critic steps on D1 (the WGAN-GP critic loss, methods/wgan_gp.py), fresh data each;
   2. with `discrepancy: neural` only: n_c = `critic_steps_stein` ascent steps of the Stein critic f on
      λ1·S_f(data) + λ2·S_f(G(z)), each minus its L2 penalty (methods/core/stein.py `SteinCritic`);
-  3. one energy step descending λ1·S(x, p_E) + λ2·S(G(z), p_E), with G(z) held fixed;
+  3. n_e = `energy_steps` energy steps (Algorithm 1: one) descending λ1·S(x, p_E) + λ2·S(G(z), p_E), with G held
+     fixed, each on fresh data and generated batches;
   4. one generator step descending L_G(G(z)) + λ2·S(G(z), p_E): the bridge reaches G through the positions G(z),
      because S is differentiable in them (the score s = −∇E at G(z) is differentiated once more).
 G and the data do not change before step 4, so the batches of steps 1-3 are drawn together, after the generator
@@ -38,8 +39,8 @@ from methods.core.base import OPTIMIZERS, Method
 from methods.core.nets import critic, energy, generator
 from methods.core.params import Param
 from methods.core.terms import Adversarial, SteinBridge
-from methods.core.updates import (WGAN_GP_PARAMETERS, CriticUpdate, EnergyUpdate, GeneratorUpdate, draw,
-                                  stein_critic)
+from methods.core.updates import (ENERGY_PARAMETERS, WGAN_GP_PARAMETERS, CriticUpdate, EnergyUpdate,
+                                  GeneratorUpdate, draw, stein_critic)
 
 STEIN_UPDATES = ("joint", "separate")
 
@@ -55,6 +56,7 @@ class JointW(Method):
     bridged = True  # joint_w_nobridge: False, λ2 = 0 whatever `bridge_weight` says
     hyperparameters = {
         **WGAN_GP_PARAMETERS,
+        **ENERGY_PARAMETERS,
         "data_weight": Param(1.0, "λ1 on S(P_data, p_E)", low=0),
         "bridge_weight": Param(1.0, "λ2 on the bridge S(P_G, p_E) (1: the released code's; no value in the paper's "
                                "text)", low=0),
@@ -75,6 +77,9 @@ class JointW(Method):
         Method.__init__(self, hp if self.bridged else {**hp, "bridge_weight": 0.0}, data_shape, stack)
         hp = self.hp
         joint = hp["stein_updates"] == "joint"
+        if not joint and hp["energy_steps"] != 1:
+            raise ValueError(f"energy_steps = {hp['energy_steps']} needs stein_updates: joint (the released order "
+                             "`separate` takes one energy step per Stein loss); set energy_steps: 1")
         implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"])
         explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
@@ -114,7 +119,8 @@ class JointW(Method):
         self.iteration += 1
         joint = hp["stein_updates"] == "joint"
         n_d, n_c = hp["critic_steps"], 0 if self.stein_critic is None else hp["critic_steps_stein"]
-        eps, z, reals, fakes = draw(data, self.generator, b, n_d, extra=n_c + joint)
+        n_e = hp["energy_steps"] if joint else 0
+        eps, z, reals, fakes = draw(data, self.generator, b, n_d, extra=n_c + n_e)
         # 1. n_d critic steps on D1
         for k in range(n_d):
             loss_d = self.critic_update(reals[k], fakes[k], eps[k])
@@ -122,9 +128,9 @@ class JointW(Method):
         # 2. n_c Stein-critic steps, ascending λ1·S_f(data) + λ2·S_f(G(z))
         for k in range(n_d, n_d + n_c):
             logs["stein_critic"] = self.energy_update.critic_step([(lam1, reals[k]), (lam2, fakes[k])])
-        # 3. the energy step on λ1·S(data, p_E) + λ2·S(G(z), p_E)
-        if joint:
-            s_data, s_gen = self.energy_update([reals[-1], fakes[-1]], [lam1, lam2])
+        # 3. n_e energy steps on λ1·S(data, p_E) + λ2·S(G(z), p_E)
+        for k in range(n_d + n_c, n_d + n_c + n_e):
+            s_data, s_gen = self.energy_update([reals[k], fakes[k]], [lam1, lam2])
         # 4. the generator step on L_G(G(z)) + λ2·S(G(z), p_E)
         logs = {"critic": loss_d, **self.generator_update(z, data), **logs}
         if not joint:  # the released order: E on λ1·S(data); G on λ2·S(G(z)); E on λ2·S(G(z)), fresh samples each

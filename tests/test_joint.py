@@ -14,7 +14,7 @@ from methods.core.ksd import ksd
 from methods.core.stein import score_from_energy
 from methods.core.optim import Adam
 from methods.core.terms import SteinBridge
-from methods.core.updates import GeneratorUpdate
+from methods.core.updates import GeneratorUpdate, draw
 from methods.harness.train import Batches
 from tests.conftest import tiny_hparams
 
@@ -97,6 +97,39 @@ def test_energy_step_without_bridge_is_dem_step():
     bridged = build("joint_w")
     bridged.energy_update([real, fake], [bridged.hp["data_weight"], 1.0])
     assert not same_params(bridged.energy_net, dem.energy_net)
+
+
+def test_energy_steps_are_that_many_steps_on_fresh_batches():
+    # dem: n_e steps in one iteration are n_e one-step iterations on the same stream of batches
+    many, one = build("dem", energy_steps=3), build("dem", energy_steps=1)
+    assert same_params(many.energy_net, one.energy_net)
+    b_many, b_one = batches(5), batches(5)
+    many.train_step(b_many)
+    for _ in range(3):
+        one.train_step(b_one)
+    assert same_params(many.energy_net, one.energy_net) and many.energy_update.opt.t == 3
+    # joint_w: the n_e steps descend λ1·S(data) + λ2·S(G(z)) on the batches drawn after the n_d critic batches
+    m = build("joint_w", seed=7, energy_steps=3, bridge_warmup=0.0)
+    replay = build("joint_w", seed=7, energy_steps=3, bridge_warmup=0.0)  # the same initial weights
+    torch.manual_seed(3)
+    m.train_step(batches(3))
+    torch.manual_seed(3)
+    n_d, b = replay.hp["critic_steps"], replay.hp["batch_size"]
+    _, _, reals, fakes = draw(batches(3), replay.generator, b, n_d, extra=3)
+    for k in range(n_d, n_d + 3):
+        replay.energy_update([reals[k], fakes[k]], [replay.hp["data_weight"], 1.0])
+    assert same_params(m.energy_net, replay.energy_net) and m.energy_update.opt.t == 3
+    assert not same_params(m.energy_net, build("joint_w", seed=7, bridge_warmup=0.0).energy_net)
+    # the extra batches come after the critic's and the generator's: without the bridge G and D are wgan_gp's
+    wgan, nobridge = build("wgan_gp", seed=7), build("joint_w_nobridge", seed=7, energy_steps=3)
+    nobridge.generator.load_state_dict(wgan.generator.state_dict())
+    nobridge.critic.load_state_dict(wgan.critic.state_dict())
+    for model in (wgan, nobridge):
+        torch.manual_seed(3)
+        model.train_step(batches(3))
+    assert same_params(nobridge.generator, wgan.generator) and same_params(nobridge.critic, wgan.critic)
+    with pytest.raises(ValueError, match="energy_steps = 2 needs stein_updates: joint"):
+        build("joint_w", energy_steps=2, stein_updates="separate")
 
 
 def test_bridge_pulls_the_generator_towards_the_energy_model():

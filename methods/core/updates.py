@@ -34,6 +34,10 @@ WGAN_GP_PARAMETERS = {
 GAN_PARAMETERS = {
     "critic_steps": Param(1, "discriminator steps per generator step (k = 1, Goodfellow et al. 2014)", low=1),
 }
+# the energy trained by a Stein discrepancy (dem, joint_w, joint_js): n_e steps per iteration, each on a fresh batch
+ENERGY_PARAMETERS = {
+    "energy_steps": Param(1, "n_e: energy steps per iteration, each on fresh batches (paper Algorithm 1: 1)", low=1),
+}
 
 
 def critic_parameters(loss: str) -> dict[str, Param]:
