@@ -3,11 +3,11 @@
 
     min_E  S(P_data, p_E),   p_E(x) ∝ exp(−E(x)),   score s = −∇_x E  (or ∇p with `score: density_gradient`),
 
-n_e = `energy_steps` Adam steps (β1 = 0.9, explicit side) per iteration, each on a fresh data batch. S is exactly Stein Bridging's λ1
-term (methods/core/updates.py `EnergyUpdate`): the KSD with the `stein:` options (kernel, bandwidth, U/V statistic)
-on 2-D data, or, with `discrepancy: neural` (images), the neural Stein discrepancy, whose critic first takes
-`critic_steps_stein` ascent steps on S_f(data) (Grathwohl et al. 2020, "Learning the Stein discrepancy") before the
-energy's steps.
+n_e = `energy_steps` Adam steps (β1 = 0.9, explicit side) per iteration, each on a fresh data batch. S is exactly
+Stein Bridging's λ1 term (methods/core/updates.py `EnergyUpdate`): the KSD with the `stein:` options (kernel,
+bandwidth, U/V statistic) on 2-D data, or, with `discrepancy: neural` (images), the neural Stein discrepancy, whose
+critic first takes `critic_steps_stein` ascent steps on S_f(data) (Grathwohl et al. 2020, "Learning the Stein
+discrepancy") before the energy's steps.
 """
 from __future__ import annotations
 
