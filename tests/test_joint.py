@@ -85,7 +85,7 @@ def test_generator_update_equals_wgan_gp_without_bridge_and_differs_with_it():
 
 
 def test_energy_step_without_bridge_is_dem_step():
-    joint, dem = build("joint_w"), build("dem", seed=1)
+    joint, dem = build("joint_w"), build("dem", seed=1, energy_steps=1)  # one step: one energy_update call
     dem.energy_net.load_state_dict(joint.energy_net.state_dict())
     real, fake = batches().batch(), 3 + torch.randn(16, 2)
     s_data, _ = joint.energy_update([real, fake], [joint.hp["data_weight"], 0.0])  # λ2 = 0
