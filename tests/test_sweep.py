@@ -231,3 +231,17 @@ def test_one_axis_at_a_time_away_from_a_base():
                       "s10": {"lr_implicit": 1e-3, "batch_size": 256},
                       "s01": {"lr_implicit": 1e-3, "batch_size": 100, "critic_steps": 1},
                       "s02": {"lr_implicit": 1e-3, "batch_size": 100, "critic_steps": 3}}
+
+
+def test_an_axis_runs_only_for_the_methods_it_names():
+    cfg = suite_config.load("sweep_baselines")
+    points = suite_config.sweep_points(cfg["sweep"])
+    assert set(points) == {"s00", "s10", "s20", "s01"}
+    methods_at = {}
+    for run in suite_config.runs(cfg):
+        name, point = suite_config.split_variant(run.method)
+        methods_at.setdefault(point, set()).add(name)
+    assert methods_at["s01"] == {"egan", "dgm"}  # the generator's rate: not ebm_langevin, which has no generator
+    assert methods_at["s00"] == methods_at["s10"] == methods_at["s20"] == {"egan", "dgm", "ebm_langevin"}
+    with pytest.raises(suite_config.ConfigError, match="lr_implicitt"):
+        suite_config.load("sweep_baselines", {"sweep": {"only": {"lr_implicitt": ["egan"]}}})

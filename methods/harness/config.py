@@ -134,10 +134,13 @@ def sweep_points(sweep: dict) -> dict[str, dict]:
     points = {"s" + "0" * len(axes): point([None] * len(axes))}
     for j, (_, values) in enumerate(axes):
         for i in range(len(values)):
-            name = ["0"] * len(axes)
-            name[j] = str(i + 1)
-            points["s" + "".join(name)] = point([i if k == j else None for k in range(len(axes))])
+            points[axis_point(j, i, len(axes))] = point([i if k == j else None for k in range(len(axes))])
     return points
+
+
+def axis_point(j: int, i: int, n_axes: int) -> str:
+    """`mode: axes`: the name of value i of axis j (the base is `s00…0`; this point has i + 1 at place j)."""
+    return "s" + "".join(str(i + 1) if k == j else "0" for k in range(n_axes))
 
 
 def expand_sweep(cfg: dict) -> dict:
@@ -152,9 +155,27 @@ def expand_sweep(cfg: dict) -> dict:
     for over in points.values():
         check_entry(over, all_keys(), "sweep.grid", "a sweep axis (any method's key)")
     cfg["presets"] = {**(cfg.get("presets") or {}), **{name: {"all": over} for name, over in points.items()}}
+    only = sweep_only(sweep)
     cfg["experiments"] = {SWEEP_EXPERIMENT: {"datasets": list(sweep["datasets"]), "settings": ["clean"],
-                                             "methods": [f"{m}@{p}" for m in sweep["methods"] for p in points]}}
+                                             "methods": [f"{m}@{p}" for m in sweep["methods"] for p in points
+                                                         if m in only.get(p, (m,))]}}
     return cfg
+
+
+def sweep_only(sweep: dict) -> dict[str, list[str]]:
+    """{point: methods that run it} for the points of `mode: axes` whose axis `only:` restricts (an axis a method
+    does not read would rerun its base under another name); the other points run every method."""
+    only = sweep.get("only") or {}
+    unknown = sorted(set(only) - set(sweep["grid"]))
+    if unknown or sweep.get("mode", "grid") != "axes" and only:
+        raise ConfigError(f"sweep.only: {', '.join(unknown) or 'only'} names no axis of a `mode: axes` sweep; "
+                          f"its axes: {', '.join(sweep['grid'])}")
+    found = {}
+    for j, (axis, values) in enumerate(sweep["grid"].items()):
+        if axis in only:
+            for i in range(len(values)):
+                found[axis_point(j, i, len(sweep["grid"]))] = list(only[axis])
+    return found
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
