@@ -214,13 +214,78 @@ def test_the_sweep_table_names_the_chosen_point(tmp_path):
                           "hsr": v, "mmd": 0.0, "kld": 0.0, "auc": 1.0} for ref, v in (("ceiling", 0.9), ("floor", 0.2))])
     pd.concat([curves, refs]).to_csv(tmp_path / "curves.csv", index=False)
     runs_of(curves).to_csv(tmp_path / "runs.csv", index=False)
-    cfg = {"sweep": sweep, "seeds": 2, "first_seed": 100, "training": {"iterations": 200}}
-    assert sw.make_sweep_table(tmp_path, cfg) == "s01"
+    cfg = suite_config.load("smoke", {"sweep": sweep, "seeds": 2, "first_seed": 100, "training": {"iterations": 200}})
+    # wgan_gp is best at s01, joint_w at s00, each far beyond the seeds' noise (the seeds differ by 0.01 alike at
+    # every point): the families disagree, so each takes its own point
+    decision = sw.make_sweep_table(tmp_path, cfg)
+    assert decision.shared is None and decision.families == {"implicit": "s01", "joint": "s00"}
     md = (tmp_path / "tables" / "sweep.md").read_text()
-    assert "**Chosen: `s01`**: lr_implicit = 0.0002, lr_explicit = 0.0002, beta2 = 0.9" in md
+    assert "- implicit: `s01`: lr_implicit = 0.0002, lr_explicit = 0.0002, beta2 = 0.9" in md
     assert "| ceiling | 0.90 |" in md and "| floor | 0.20 |" in md
     table = pd.read_csv(tmp_path / "tables" / "sweep.csv")
-    assert set(table.loc[table["chosen"], "point"]) == {"s01"}
+    assert set(zip(*table.loc[table["chosen"], ["method", "point"]].drop_duplicates().to_numpy().T)) == \
+        {("wgan_gp", "s01"), ("joint_w", "s00")}
+    # with joint_w best at s01 too, one point serves both families
+    curves.loc[(curves["method"] == "joint_w@s01"), "hsr"] += 1.0
+    pd.concat([curves, refs]).to_csv(tmp_path / "curves.csv", index=False)
+    assert str(sw.make_sweep_table(tmp_path, cfg)) == "s01"
+    assert "**Chosen: `s01`**: lr_implicit = 0.0002, lr_explicit = 0.0002, beta2 = 0.9" in \
+        (tmp_path / "tables" / "sweep.md").read_text()
+
+
+def seed_curves(hsr: dict, budget: int = 200) -> pd.DataFrame:
+    """wgan_gp curves whose HSR at every row is `hsr[point][i]` for seed 100 + i; MMD equal everywhere."""
+    return pd.DataFrame([{"dataset": "two_circle", "setting": "clean", "method": f"wgan_gp@{p}", "seed": 100 + i,
+                          "iteration": it, "hsr": v, "mmd": 0.1}
+                         for p, per_seed in hsr.items() for i, v in enumerate(per_seed)
+                         for it in range(50, budget + 1, 50)])
+
+
+def test_a_scores_seed_noise_is_the_bootstrap_over_the_seeds():
+    # s0's seeds straddle s1's constant value: the estimate ties them (HSR ranks 1.5 each). A draw takes s0's seed
+    # 100 twice (p = 1/4: HSR rank 2), seed 101 twice (1/4: rank 1) or both (1/2: 1.5); MMD ties at 1.5, so s0's
+    # implicit score is 1.75, 1.25 or 1.5: sd = sqrt(½ · 0.25²) = 0.177
+    curves = seed_curves({"s0": (0.5, 0.9), "s1": (0.7, 0.7)})
+    values = sw.budget_values(curves, runs_of(curves), [200])
+    boot = sw.bootstrap_scores(values, draws=4000)
+    s0 = boot[boot["point"] == "s0"]["implicit"]
+    assert s0.mean() == pytest.approx(1.5, abs=0.01) and s0.std() == pytest.approx(0.25 / math.sqrt(2), abs=0.01)
+    assert set(s0.round(2)) == {1.25, 1.5, 1.75}
+    # seeds that agree give no noise
+    steady = seed_curves({"s0": (0.5, 0.5), "s1": (0.7, 0.7)})
+    steady_boot = sw.bootstrap_scores(sw.budget_values(steady, runs_of(steady), [200]), draws=50)
+    assert (steady_boot.groupby("point")["implicit"].std() == 0).all()
+
+
+def decide_on(curves: pd.DataFrame, cost: dict) -> sw.Decision:
+    values = sw.budget_values(curves, runs_of(curves), [200])
+    costs = pd.DataFrame([{"point": p, "family": f, "cost": c} for p, c in cost.items()
+                          for f in set(values["family"])])
+    return sw.decide(sw.scores(sw.rank_points(values)), sw.bootstrap_scores(values), [200], costs)
+
+
+def test_a_points_cost_counts_the_arithmetic_of_its_iteration():
+    # dem at 3 energy steps per iteration does 3x the matrix products of 1 step; a learning rate changes nothing;
+    # in examples, a batch of 100 costs per example what a batch of 256 does
+    cfg = suite_config.load("smoke", {"sweep": {"methods": ["dem"], "datasets": ["two_circle"], "budgets": [10],
+                                                "mode": "axes", "base": {"energy_steps": 1},
+                                                "grid": {"energy_steps": [3], "lr_explicit": [1e-2]}}})
+    cost = sw.point_costs(cfg, ["dem@s00", "dem@s10", "dem@s01"]).set_index("point")["cost"]
+    assert cost["s10"] == pytest.approx(3 * cost["s00"], rel=0.02) and cost["s01"] == pytest.approx(cost["s00"])
+
+
+def test_a_difference_within_seed_noise_is_a_tie_that_goes_to_the_cheaper_point():
+    # s1 is better on the mean (0.71 against 0.70) but the seeds cross: a tie, and s0 costs half as much
+    noisy = seed_curves({"s0": (0.6, 0.8), "s1": (0.62, 0.8)})
+    decision = decide_on(noisy, {"s0": 10.0, "s1": 20.0})
+    assert decision.shared == "s0"
+    (best, *_), (other, delta, sd, cost) = decision.evidence["implicit"]
+    assert best == "s1" and other == "s0" and 0 < delta <= sw.TIE_SDS * sd and cost == 10.0
+    # at equal cost (within EQUAL_COST) the better score wins the tie
+    assert decide_on(noisy, {"s0": 10.0, "s1": 11.0}).shared == "s1"
+    # a difference far beyond the seeds' spread is no tie: the better point wins whatever it costs
+    clear = seed_curves({"s0": (0.50, 0.51), "s1": (0.80, 0.81)})
+    assert decide_on(clear, {"s0": 10.0, "s1": 40.0}).shared == "s1"
 
 
 def test_one_axis_at_a_time_away_from_a_base():
@@ -245,3 +310,22 @@ def test_an_axis_runs_only_for_the_methods_it_names():
     assert methods_at["s00"] == methods_at["s10"] == methods_at["s20"] == {"egan", "dgm", "ebm_langevin"}
     with pytest.raises(suite_config.ConfigError, match="lr_implicitt"):
         suite_config.load("sweep_baselines", {"sweep": {"only": {"lr_implicitt": ["egan"]}}})
+
+
+def test_one_point_is_shared_only_where_every_family_admits_it():
+    # wgan_gp (implicit) ties s0 and s1; dem (explicit) prefers s1 clearly: at equal cost both admit s1, shared
+    def curves(dem_kld):
+        rows = seed_curves({"s0": (0.6, 0.8), "s1": (0.62, 0.8)})
+        rows = pd.concat([rows, pd.DataFrame([
+            {"dataset": "two_circle", "setting": "clean", "method": f"dem@{p}", "seed": 100 + i, "iteration": it,
+             "kld": k + 0.01 * i, "auc": 0.8} for p, k in dem_kld.items() for i in range(2)
+            for it in range(50, 201, 50)])])
+        return rows
+
+    both = curves({"s0": 1.0, "s1": 0.5})
+    assert decide_on(both, {"s0": 10.0, "s1": 11.0}).shared == "s1"
+    # s1 costs 3x: the implicit family's tie goes to the cheaper s0, while dem still needs s1 (far beyond its noise):
+    # no point both admit, so each family takes its own (as n_e for dem and the joint methods)
+    split = decide_on(both, {"s0": 10.0, "s1": 30.0})
+    assert split.shared is None and split.families == {"implicit": "s0", "explicit": "s1"}
+    assert split.choice("explicit") == "s1" and str(split) == "implicit: s0, explicit: s1"

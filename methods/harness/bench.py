@@ -175,7 +175,7 @@ def run(dataset: str, names: list[str], iterations: int, repeats: int, warmup: i
     for name in names + ([NaiveJointW.name] if naive else []):
         torch.manual_seed(seed)
         method = build(name, cfg, x.shape[1], dataset)
-        data = Batches(x, cfg["training"]["batch_size"], np.random.default_rng(seed))
+        data = Batches(x, method.hp["batch_size"], np.random.default_rng(seed))  # a variant's own batch
         for _ in range(warmup):
             method.train_step(data)
         entries.append((name, method, data, []))
