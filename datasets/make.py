@@ -2,9 +2,9 @@
 
     python -m datasets.make --dataset D --setting S --seed K --out FILE.npz [--path DIR]
 
-2-D datasets store `x`, `is_noise` and `clean` (the clean training set, the metrics' reference); image datasets
-store uint8 pixels `x`, `labels`, `is_noise` and the held-out `x_test`, `y_test` (`--path`: the local data directory
-of mnist / cifar10, config `images: paths:`).
+2-D datasets store `x`, `is_noise` and `clean` (the clean training set: the grid's box and the reference of the
+`_train` metrics); image datasets store uint8 pixels `x`, `labels`, `is_noise` and the held-out `x_test`, `y_test`
+(`--path`: the local data directory of mnist / cifar10, config `images: paths:`).
 """
 from __future__ import annotations
 

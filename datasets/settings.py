@@ -15,8 +15,9 @@ uniform-noise images (datasets/images.py, `image_training_set`).
 
 Every setting of one (dataset, seed) is built from the same clean training set, and every contamination ratio from
 the same pool of noise points (its first r·N), so curves over r or n vary only what they claim to vary. Generator
-metrics compare against the full clean training set in every setting. Training sets are drawn once per (dataset,
-setting, seed) and stored (`python -m datasets.make`), so every method trains on the same points.
+metrics compare against a held-out sample of the true mixture (evaluation/evaluate.py, `heldout_points`), and
+against the full clean training set as the released code did, in every setting. Training sets are drawn once per
+(dataset, setting, seed) and stored (`python -m datasets.make`), so every method trains on the same points.
 """
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ def clean_training_set(dataset: GaussianMixture, seed: int) -> np.ndarray:
 
 def training_set(dataset: GaussianMixture, setting: Setting | str, seed: int) -> dict[str, np.ndarray]:
     """The training set of (dataset, setting, seed index): `x` (n, d), `is_noise` (n,) and `clean` (the full
-    clean training set, the reference that generator metrics compare against)."""
+    clean training set: the grid's box, and the training-set comparisons of the generator metrics)."""
     setting = Setting.parse(setting) if isinstance(setting, str) else setting
     setting.check(dataset)
     clean = clean_training_set(dataset, seed)

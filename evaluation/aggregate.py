@@ -7,8 +7,9 @@
   status (ok, diverged or missing), the failure record of a diverged run, its cost (seconds per 1000 iterations
   from train.json; wall seconds, the run's share of its training job, and peak resident memory from Snakemake's
   jobs/<job>.benchmark.tsv), the parameters of its
-  learning-curve metrics, and whether it is trained: `beats_floor`, `plateaued` and `not_trained_because`
-  (evaluation/trained.py, with the profile's `trained:` rules). Missing and diverged runs are listed, never dropped;
+  learning-curve metrics, whether it is trained: `beats_floor`, `plateaued` and `not_trained_because`
+  (evaluation/trained.py, with the profile's `trained:` rules), and whether its generator reproduces its training
+  set (`memorised`, evaluation/trained.py). Missing and diverged runs are listed, never dropped;
 * `curves.csv`: every run's learning curve (iteration, losses and the paper's metrics), long over runs, and one row
   per reference (iteration 0);
 * `figure_data.npz`: what the figures draw beyond those tables, for the first seed of the clean setting: up to

@@ -68,20 +68,62 @@ def energies(method, x: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def generator_metrics(samples: np.ndarray, clean: np.ndarray, ds) -> dict:
-    n = len(samples)
-    covered = m.modes_covered(samples, ds.means, ds.tau)
-    mmd = m.mmd_estimates(samples, clean, MMD_BANDWIDTH)
-    base = {"n_generated": n, "n_reference": len(clean), "reference": "clean training set"}
+def heldout_points(ds, seed: int) -> np.ndarray:
+    """The held-out truth of seed index `seed`: a fresh sample of the true mixture, as large as the clean training
+    set (n_train points, as many as are generated), from its own random stream (derive_seed(name, "heldout", seed);
+    the training sets draw from (name, "clean", seed), datasets/settings.py), so it shares no draw with any training
+    set. The same in every setting of (dataset, seed), contaminated and limited ones included; the final evaluation,
+    the references and every learning-curve row (its first n points) compare against it."""
+    return ds.sample(ds.n_train, np.random.default_rng(derive_seed(ds.name, "heldout", seed)))
+
+
+def heldout_reference(heldout: np.ndarray) -> dict:
+    return {"n_reference": len(heldout), "reference": f"held-out sample of the true mixture, n = {len(heldout)}"}
+
+
+def sample_quality(samples: np.ndarray, ds) -> dict:
+    """hsr, modes_covered and modes_covered_frac: they read the mixture's means, no data points."""
+    n, covered = len(samples), m.modes_covered(samples, ds.means, ds.tau)
     return {
         "hsr": {"value": m.hsr(samples, ds.means, ds.tau), "params": {"tau": ds.tau, "n_generated": n}},
         "modes_covered": {"value": covered, "params": {"tau": ds.tau, "n_modes": len(ds.means), "n_generated": n}},
         "modes_covered_frac": {"value": covered / len(ds.means), "params": {"tau": ds.tau, "n_generated": n}},
-        "mmd": {"value": mmd["unbiased"],
-                "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "unbiased"}},
-        "mmd_biased": {"value": mmd["biased"],
-                       "params": {**base, "kernel": "rbf", "bandwidth": MMD_BANDWIDTH, "estimator": "biased"}},
-        "fd": {"value": m.fd(samples, clean), "params": {**base, "feature_space": "raw 2-D coordinates"}},
+    }
+
+
+def mmd_heldout(samples: np.ndarray, heldout: np.ndarray) -> dict:
+    """`mmd`: the unbiased squared MMD of the samples against the held-out truth."""
+    return {"mmd": {"value": m.mmd(samples, heldout, MMD_BANDWIDTH),
+                    "params": {"n_generated": len(samples), **heldout_reference(heldout), "kernel": "rbf",
+                               "bandwidth": MMD_BANDWIDTH, "estimator": "unbiased"}}}
+
+
+def generator_metrics(samples: np.ndarray, heldout: np.ndarray, clean: np.ndarray, ds) -> dict:
+    """The 2-D generator metrics of `samples` (evaluation/metrics2d.py): hsr and modes from the mixture's means;
+    `mmd` and `fd` against the held-out truth `heldout` (`heldout_points`), so that a generator that reproduces its
+    training points cannot win; `mmd_train`, `mmd_biased` (the released code's comparisons: unbiased and biased
+    estimators) and `fd_train` against the clean training set `clean`; and `memorisation_z`, the gap
+    mmd − mmd_train in units of its noise under the permutation null (metrics2d.mmd_memorisation), from which
+    runs.csv flags a run `memorised` (evaluation/trained.py)."""
+    n = len(samples)
+    kernel = {"kernel": "rbf", "bandwidth": MMD_BANDWIDTH}
+    held = {"n_generated": n, **heldout_reference(heldout)}
+    train = {"n_generated": n, "n_reference": len(clean), "reference": "clean training set"}
+    vs_train = m.mmd_estimates(samples, clean, MMD_BANDWIDTH)
+    gap = m.mmd_memorisation(samples, heldout, clean, MMD_BANDWIDTH)
+    z = gap["gap"] / gap["noise"] if gap["noise"] > 0 else float("nan")
+    return {
+        **sample_quality(samples, ds),
+        **mmd_heldout(samples, heldout),
+        "mmd_train": {"value": vs_train["unbiased"], "params": {**train, **kernel, "estimator": "unbiased"}},
+        "mmd_biased": {"value": vs_train["biased"], "params": {**train, **kernel, "estimator": "biased"}},
+        "fd": {"value": m.fd(samples, heldout), "params": {**held, "feature_space": "raw 2-D coordinates"}},
+        "fd_train": {"value": m.fd(samples, clean), "params": {**train, "feature_space": "raw 2-D coordinates"}},
+        "memorisation_z": {"value": z, "params": {
+            **kernel, "n_generated": n, "n_reference": len(clean), "statistic": "(mmd - mmd_train) / noise",
+            "gap": gap["gap"], "noise": gap["noise"], "noise_definition": "sd of mmd - mmd_train under random "
+                                                                          "relabelling of the pooled held-out and "
+                                                                          "training points (exact)"}},
     }
 
 
@@ -127,15 +169,17 @@ def contamination_metrics(method, ds, setting: Setting, seed: int) -> dict:
                    "negatives": f"{CONTAMINATION_HELD_OUT} held-out noise points ({setting.noise})", "score": "-E"}}}
 
 
-def stability_metrics(curve: list[dict], iterations: int) -> dict:
+def stability_metrics(curve: list[dict], iterations: int, curve_params: dict | None = None) -> dict:
     """mmd_spread (evaluation/metrics2d.py; claim C5): standard deviation of the learning-curve MMD over the last
-    40% of training."""
+    40% of training; its params name the reference the curve's MMD was computed against (the run's
+    `curve_params`, train.json: runs trained before the held-out truth compared with clean training points)."""
     tail = [row["mmd"] for row in curve if "mmd" in row and row["iteration"] > (1 - STABILITY_TAIL) * iterations]
     if len(tail) < 2:
         return {}
     return {"mmd_spread": {"value": float(np.std(tail, ddof=1)),
                            "params": {"statistic": "std of curve MMD", "window": f"last {STABILITY_TAIL:.0%}",
-                                      "points": len(tail)}}}
+                                      "points": len(tail),
+                                      "curve_reference": ((curve_params or {}).get("mmd") or {}).get("reference")}}}
 
 
 CURVE_GENERATOR, CURVE_ENERGY = ("mmd", "hsr", "modes_covered"), ("kld", "jsd", "auc")
@@ -154,21 +198,19 @@ def curve_draws(dataset: str, seed: int, iteration: int):
 
 def curve_metrics(method, clean: np.ndarray, ds, seed: int, iteration: int, n: int) -> dict:
     """The paper's 2-D metrics at one point of a learning curve, as {name: {value, params}}, by the
-    final evaluation's own functions: for a generator, HSR, modes covered and MMD of n generated points against n
-    points of the clean training set; for an energy, KLD and JSD on a CURVE_GRID² grid (coarser than the final
-    300²) and the AUC on the final evaluation's negatives (so the last row's AUC is the final AUC).
+    final evaluation's own functions: for a generator, HSR, modes covered and MMD of n generated points against
+    the first n points of the final evaluation's held-out truth (`heldout_points`); for an energy, KLD and JSD on
+    a CURVE_GRID² grid (coarser than the final 300²) and the AUC on the final evaluation's negatives (so the last
+    row's AUC is the final AUC).
 
-    Its random draws (samples, the MMD's reference points) are seeded by (dataset, seed, iteration), apart from
-    the training's (`curve_draws`)."""
+    Its random draws (the samples) are seeded by (dataset, seed, iteration), apart from the training's
+    (`curve_draws`)."""
     out = {}
     with curve_draws(ds.name, seed, iteration):
         if method.has_generator:
             fake = method.sample(n).double().cpu().numpy()
-            rng = np.random.default_rng(derive_seed(ds.name, "curve_reference", seed, iteration))
-            reference = clean[rng.choice(len(clean), min(n, len(clean)), replace=False)]
-            found = generator_metrics(fake, reference, ds)
+            found = sample_quality(fake, ds) | mmd_heldout(fake, heldout_points(ds, seed)[:n])
             out |= {k: found[k] for k in CURVE_GENERATOR}
-            out["mmd"]["params"]["reference"] = "as many points of the clean training set"
         if method.has_energy:
             found = energy_metrics(method, clean, ds, seed, CURVE_GRID)
             out |= {k: found[k] for k in CURVE_ENERGY}
@@ -301,8 +343,8 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
         return record
     ds, clean = datasets.get(ident["dataset"]), data["clean"]
     if method.has_generator:
-        record["metrics"].update(generator_metrics(samples, clean, ds))
-        record["metrics"].update(stability_metrics(curve or [], status["iterations"]))
+        record["metrics"].update(generator_metrics(samples, heldout_points(ds, ident["seed"]), clean, ds))
+        record["metrics"].update(stability_metrics(curve or [], status["iterations"], record["curve_params"]))
     if method.has_energy:
         record["metrics"].update(energy_metrics(method, clean, ds, ident["seed"]))
         if setting.kind == "contaminated":

@@ -12,13 +12,20 @@ Generator (on the run's `n_eval` generated points: 2000 on Two-Circle, ring8, gr
 * `modes_covered`: the number of means that are the nearest mean of at least one high-quality point (VEEGAN,
   Srivastava et al. 2017); `modes_covered_frac` the same divided by the number of means.
 * `mmd`: squared maximum mean discrepancy (Gretton et al. 2012) with the RBF kernel of bandwidth 1, unbiased
-  estimator, generated points against the full clean training set (also in contaminated and limited settings);
-  `mmd_biased`: the biased estimator (all pairs, as released).
-* `fd`: the Fréchet distance between Gaussians fitted to the generated points and to the clean training set, the
-  2-D analogue of FID (Heusel et al. 2017).
+  estimator, generated points against the held-out truth: a fixed sample of the true mixture, as large as the
+  clean training set, drawn from its own random stream per (dataset, seed index) and never a training point
+  (evaluation/evaluate.py, `heldout_points`; the same in contaminated and limited settings), so that a generator
+  that reproduces its training points cannot beat fresh draws of the truth. `mmd_train`: the same against the clean
+  training set (the released code's comparison); `mmd_biased`: the biased estimator (all pairs, as released)
+  against the clean training set.
+* `fd`: the Fréchet distance between Gaussians fitted to the generated points and to the held-out truth, the 2-D
+  analogue of FID (Heusel et al. 2017); `fd_train`: the same against the clean training set.
+* `memorisation_z`: (mmd − mmd_train) / noise, with the noise of that gap under the permutation null of held-out
+  and training points (`mmd_memorisation`); evaluation/trained.py flags a run `memorised` in runs.csv when it
+  exceeds MEMORISED_Z.
 * `mmd_spread` (stability late in training; the learning curves of paper Fig. 5): the standard deviation of a run's
   learning-curve MMD over its rows in the last 40% of training (each row: config `training: curve_samples`
-  generated points against as many clean training points; at least two rows).
+  generated points against as many points of the held-out truth, its first ones; at least two rows).
 
 Energy model (score −E, density exp(−E) up to its unknown normaliser):
 * `kld`, `jsd`: KL(p ‖ q) and the Jensen-Shannon divergence on the evaluation grid (300 × 300 points over the clean
@@ -68,23 +75,32 @@ def modes_covered(samples: np.ndarray, means: np.ndarray, tau: float) -> int:
     return int(len(np.unique(idx[dist <= tau])))
 
 
-def rbf_kernel_sum(a: torch.Tensor, b: torch.Tensor, bandwidth: float, chunk: int = 1024) -> float:
-    """Σ_ij exp(−‖a_i − b_j‖²/(2h²)), in row blocks with in-place ops (‖a‖² − 2abᵀ + ‖b‖²), so that 5000 × 5000
-    pairs take a fraction of a second and little memory."""
+def rbf_kernel_rowsums(a: torch.Tensor, b: torch.Tensor, bandwidth: float, chunk: int = 1024) -> torch.Tensor:
+    """Σ_j exp(−‖a_i − b_j‖²/(2h²)) for every row a_i, in row blocks with in-place ops (‖a‖² − 2abᵀ + ‖b‖²), so that
+    5000 × 5000 pairs take a fraction of a second and little memory."""
     bb = (b * b).sum(1)[None, :]
-    total = 0.0
+    out = torch.empty(len(a), dtype=a.dtype)
     for i in range(0, len(a), chunk):
         ai = a[i:i + chunk]
         sq = torch.addmm(bb, ai, b.T, alpha=-2).add_((ai * ai).sum(1)[:, None]).clamp_min_(0)
-        total += sq.mul_(-0.5 / bandwidth ** 2).exp_().sum().item()
-    return total
+        out[i:i + chunk] = sq.mul_(-0.5 / bandwidth ** 2).exp_().sum(1)
+    return out
+
+
+def rbf_kernel_sum(a: torch.Tensor, b: torch.Tensor, bandwidth: float, chunk: int = 1024) -> float:
+    """Σ_ij exp(−‖a_i − b_j‖²/(2h²)) (`rbf_kernel_rowsums`, summed)."""
+    return rbf_kernel_rowsums(a, b, bandwidth, chunk).sum().item()
+
+
+def _float64(*arrays) -> list[torch.Tensor]:
+    return [torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a, dtype=torch.float64) for a in arrays]
 
 
 def mmd_estimates(x, y, bandwidth: float = 1.0) -> dict[str, float]:
     """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)), in float64, both estimators from one set of
     kernel sums: `unbiased` (within-sample means exclude the diagonal) and `biased` (all pairs; the released
     variant)."""
-    x, y = (torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a, dtype=torch.float64) for a in (x, y))
+    x, y = _float64(x, y)
     n, m = len(x), len(y)
     kxx, kyy, kxy = (rbf_kernel_sum(a, b, bandwidth) for a, b in ((x, x), (y, y), (x, y)))
     # the diagonal k(a, a) = 1 of an RBF kernel: n terms in kxx, m in kyy
@@ -96,6 +112,35 @@ def mmd(x, y, bandwidth: float = 1.0, unbiased: bool = True) -> float:
     """Squared MMD with the RBF kernel k(a, b) = exp(−‖a−b‖²/(2h²)). Unbiased: the within-sample means exclude the
     diagonal; biased (`unbiased=False`, the released variant): all pairs."""
     return mmd_estimates(x, y, bandwidth)["unbiased" if unbiased else "biased"]
+
+
+def mmd_memorisation(x, heldout, train, bandwidth: float = 1.0) -> dict[str, float]:
+    """Does a generator sit closer to its training set than to fresh data of the same distribution? The gap
+    D = MMD²_u(x, heldout) − MMD²_u(x, train) (unbiased estimators, RBF kernel of bandwidth h) of generated points x
+    against a held-out sample and the training sample, both of the true distribution and of the same size m, and
+    its `noise`: the standard deviation of D under random relabelling of the pooled 2m points into "held-out" and
+    "training" halves, the permutation null of a two-sample test (Good, *Permutation Tests*, 2005; the relative-
+    similarity question of Bounliphone et al. 2016, "A test of relative similarity for model selection in
+    generative models"; the data-copying question of Meehan et al. 2020). A generator independent of its training
+    points makes the two halves exchangeable, so D is one draw of that null; one that copies them reads D ≫ noise.
+
+    Exact and without resampling: the x-x terms cancel and, the halves being equally large, the within-half kernel
+    sums differ by a statistic linear in the labels a_j = ±1 (held-out / training) of the pooled points p_j,
+        D = Σ_j a_j w_j,   w_j = R_j / (m(m−1)) − 2 g_j / (n m),
+    with R_j = Σ_l k(p_j, p_l) over the pooled points and g_j = Σ_i k(x_i, p_j) over the n generated ones; over the
+    C(2m, m) balanced labellings (E a_j = 0, Cov(a_j, a_l) = −1/(2m−1)) its variance is
+        Var D = 2m/(2m−1) · Σ_j (w_j − w̄)².
+    Returns `gap` (D) and `noise` (√Var D)."""
+    x, h, t = _float64(x, heldout, train)
+    if len(h) != len(t):
+        raise ValueError(f"mmd_memorisation: the held-out and training samples must be equally large "
+                         f"({len(h)} != {len(t)})")
+    n, m = len(x), len(h)
+    pooled = torch.cat([h, t])
+    w = (rbf_kernel_rowsums(pooled, pooled, bandwidth) / (m * (m - 1))
+         - 2 * rbf_kernel_rowsums(pooled, x, bandwidth) / (n * m)).numpy()
+    a = np.r_[np.ones(m), -np.ones(m)]
+    return {"gap": float(a @ w), "noise": float(np.sqrt(2 * m / (2 * m - 1) * ((w - w.mean()) ** 2).sum()))}
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,

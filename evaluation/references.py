@@ -9,7 +9,9 @@ the same stored training sets, so every run's numbers can be read against both.
 Images (one pair per stored training set, with the DAG's classifier):
 * `ceiling`: real training images as the "samples", evaluated against the held-out test images like a run's;
 * `floor`: images of uniform-noise pixels.
-Lower-is-better metrics (FID) therefore read low at the ceiling and high at the floor.
+Lower-is-better metrics (FID) therefore read low at the ceiling and high at the floor. The 2-D references'
+`mmd` and `fd` compare, like a run's, with the held-out sample of the true mixture of their (dataset, seed)
+(evaluation/evaluate.py, `heldout_points`), and `mmd_train`, `fd_train` with the clean training set.
 
 Each reference is written like a run, to `<out-dir>/<dataset>/<setting>/<reference>/seed<k>/`: metrics.json (the
 final evaluation: evaluation.evaluate.evaluate_run), curve.csv (one learning-curve row at iteration 0, by the

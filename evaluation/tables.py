@@ -1,6 +1,8 @@
 """Tables from results/<profile>/metrics.csv and runs.csv (README, "What you get"): Markdown, LaTeX and CSV in
 tables/, every cell
-mean ± std over seeds, with the number of seeds evaluated out of those expected, and how many diverged.
+mean ± std over seeds, with the number of seeds evaluated out of those expected, and how many diverged. A
+generator's cells carry "†j" when j of its seeds are `memorised` (runs.csv, evaluation/trained.py: its MMD against
+its training points beats its MMD against a held-out sample of the true mixture beyond noise), with a footnote.
 
     python -m evaluation.tables --config results/<profile>/config.yaml [--dir results/<profile>]
 
@@ -28,12 +30,12 @@ import pandas as pd
 from datasets import track as dataset_track
 from datasets.images import IMAGE_DATASETS
 from evaluation.outputs import TABLES  # noqa: F401  (the names the Snakefile expects)
-from evaluation.trained import REFERENCES, is_trained
+from evaluation.trained import MEMORISED_Z, REFERENCES, is_trained, truth
 from methods.harness import config as suite_config
 from methods.harness.io import atomic_path, write_text
 
-LOWER_IS_BETTER = {"mmd", "fd", "kld", "jsd", "mmd_spread", "fid_classifier", "fid_inception", "class_kl_uniform",
-                   "mean_bias_l1", "mean_bias_l2"}
+LOWER_IS_BETTER = {"mmd", "fd", "mmd_train", "fd_train", "mmd_biased", "kld", "jsd", "mmd_spread", "fid_classifier",
+                   "fid_inception", "class_kl_uniform", "mean_bias_l1", "mean_bias_l2"}
 # table name -> (datasets, metrics) for the clean setting
 CLEAN_TABLES = {
     "synthetic": (["two_circle", "two_spiral"], ["mmd", "hsr", "modes_covered", "fd", "kld", "jsd", "auc"]),
@@ -77,6 +79,30 @@ def trained_counts(runs: pd.DataFrame, keys: list[str]) -> pd.Series:
     return g.sum().astype(int).astype(str) + "/" + g.size().astype(str)
 
 
+GENERATOR_METRICS = {"mmd", "fd", "hsr", "modes_covered", "modes_covered_frac", "mmd_train", "fd_train", "mmd_biased",
+                     "mmd_spread"}  # the cells a memorised run's mark goes on
+MEMORISED_MARK = "†"
+MEMORISED_NOTE = (f"{MEMORISED_MARK}j: j of the cell's seeds are memorised (runs.csv `memorised`): the generator's "
+                  f"MMD against its clean training points (mmd_train) beats its MMD against a held-out sample of the "
+                  f"true mixture (mmd) by more than {MEMORISED_Z:g} times the permutation noise of that gap; such a "
+                  f"generator reproduces its training points, and its training-set numbers flatter it.")
+
+
+def memorised_counts(runs: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The number of memorised runs (runs.csv `memorised`) per value of `keys`, where there are any."""
+    flags = runs.assign(memorised=truth(runs, "memorised")).groupby(keys)["memorised"].sum().astype(int)
+    return flags[flags > 0]
+
+
+def with_marks(cells: pd.DataFrame, marks: dict) -> pd.DataFrame:
+    """Append " †j" to each filled cell that `marks[(row, column)]` = j names."""
+    out = cells.copy()
+    for (row, col), j in marks.items():
+        if row in out.index and col in out.columns and out.loc[row, col] != "–":
+            out.loc[row, col] = f"{out.loc[row, col]} {MEMORISED_MARK}{j}"
+    return out
+
+
 def with_counts(cells: pd.DataFrame, counts: dict) -> pd.DataFrame:
     """Append " (k/n)" to each filled cell; `counts[(row, column)]` gives k/n (rows without one: references)."""
     out = cells.copy()
@@ -102,6 +128,8 @@ def clean_table(metrics: pd.DataFrame, runs: pd.DataFrame, datasets: list[str], 
     table = table.fillna("–")
     trained = trained_counts(r, ["method", "dataset"])
     table = with_counts(table, {(m, (d, n)): k for (m, d), k in trained.items() for n in names})
+    table = with_marks(table, {(m, (d, n)): j for (m, d), j in memorised_counts(r, ["method", "dataset"]).items()
+                               for n in names if n in GENERATOR_METRICS})
     image = any(dataset_track(d) == "image" for d in datasets)
     table.index = [(IMAGE_REFERENCE_LABELS if image else REFERENCE_LABELS).get(m, m) for m in table.index]
     table.columns = [f"{d} {label(n)}" for d, n in table.columns]
@@ -131,6 +159,9 @@ def sweep_table(metrics: pd.DataFrame, runs: pd.DataFrame, kind: str, names: lis
     table = table.loc[sorted(table.index, key=lambda i: (i[0], order.get(i[1], len(order)), i[1], i[2]))]
     trained = trained_counts(r, ["dataset", "method", "setting"])
     table = with_counts(table, {((d, m, n), s): k for (d, m, s), k in trained.items() for n in names})
+    table = with_marks(table, {((d, m, n), s): j for (d, m, s), j in
+                               memorised_counts(r, ["dataset", "method", "setting"]).items()
+                               for n in names if n in GENERATOR_METRICS})
     table.index = [f"{d} {REFERENCE_LABELS.get(m, m)} {label(n)}" for d, m, n in table.index]
     counts = seed_counts(r.assign(key=r["dataset"] + " " + r["method"]), "key")["runs"]
     table["runs"] = [counts.get(" ".join(i.split(" ")[:2]), "–") for i in table.index]
@@ -173,9 +204,14 @@ def latex_escape(text: str) -> str:
 
 
 def write_table(table: pd.DataFrame, stem: Path, caption: str) -> None:
+    """Markdown, LaTeX and CSV; a memorised run's mark (†) is explained below the Markdown table and in the
+    LaTeX caption."""
     if table.empty:
         table = pd.DataFrame({"note": ["no runs of this kind in this profile"]})
-    write_text(stem.with_suffix(".md"), f"{caption}\n\n{table.to_markdown()}\n")
+    marked = table.astype(str).apply(lambda col: col.str.contains(MEMORISED_MARK, regex=False)).any(axis=None)
+    note = MEMORISED_NOTE if marked else ""
+    write_text(stem.with_suffix(".md"), f"{caption}\n\n{table.to_markdown()}\n" + (f"\n{note}\n" if note else ""))
+    caption = f"{caption} {note}".strip()
     write_text(stem.with_suffix(".tex"), table.to_latex(caption=latex_escape(caption), escape=True))
     with atomic_path(stem.with_suffix(".csv")) as tmp:
         table.to_csv(tmp)
@@ -193,7 +229,8 @@ def make_tables(root: Path, profile: str) -> None:
     for name, (datasets, names) in CLEAN_TABLES.items():
         write_table(clean_table(metrics, runs, datasets, names), root / "tables" / name,
                     f"Table `{name}` (profile {profile}, clean setting): {per_cell}. ↓: lower is better."
-                    + (image_note(metrics) if name == "images" else ""))
+                    + (image_note(metrics) if name == "images" else
+                       " mmd, fd: against a held-out sample of the true mixture, as large as the training set."))
     write_table(sweep_table(metrics, runs, "contaminated", ["hsr", "auc_contamination"]),
                 root / "tables" / "contamination",
                 f"Table `contamination` (profile {profile}): HSR and auc_contamination against the noise ratio "

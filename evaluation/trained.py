@@ -18,7 +18,19 @@ above overlays of two digits; their floor and ceiling are those of a score by de
 one and 1 for a perfect one). Tolerances are absolute, except `fid_classifier`'s,
 a fraction of the run's final value (FID's scale depends on the feature space).
 
-A run that diverged or is missing is neither. `judge` adds the three columns to runs.csv.
+A run that diverged or is missing is neither. `judge` adds the three columns to runs.csv, and a fourth:
+
+* `memorised`: the run's generator sits closer to its training points than to fresh draws of the truth: its
+  `mmd_train` (against the clean training set) beats its `mmd` (against the held-out sample of the true mixture,
+  evaluation/evaluate.py) by more than MEMORISED_Z times the noise of that gap, i.e. `memorisation_z` > MEMORISED_Z.
+  The noise is the exact standard deviation of mmd − mmd_train under random relabelling of the pooled held-out and
+  training points, the permutation null of a generator independent of its training set
+  (evaluation/metrics2d.py, `mmd_memorisation`); the gap is a linear permutation statistic, close to normal
+  (Hájek 1961), so MEMORISED_Z = 2 is a one-sided test at about the 2% level. A run without a generator, or not
+  evaluated, is not memorised. It does not enter `beats_floor` or `plateaued`: it says how to read the run's
+  training-set numbers (and the released code's), which it would win by copying. A flag, not a proof of the
+  contrary: with the bandwidth-1 kernel the gap of even an exact resampler of the training set is a few noise
+  units (tests/test_heldout.py), so a near-copy may stay unflagged.
 """
 from __future__ import annotations
 
@@ -34,6 +46,7 @@ JUDGED = {"hsr": True, "kld": False, "auc": True, "fid_classifier": False, "auc_
 FIXED_REFERENCES = {"auc_ood_noise": (0.5, 1.0), "auc_ood_overlay": (0.5, 1.0)}  # (floor, ceiling) of a ROC AUC
 RELATIVE_TOLERANCE = {"fid_classifier"}
 MIN_TAIL_ROWS = 3
+MEMORISED_Z = 2.0  # memorised: mmd − mmd_train exceeds twice its permutation noise (one-sided, about the 2% level)
 IDENTITY = ["dataset", "setting", "method", "seed"]
 
 
@@ -107,8 +120,15 @@ def judge_run(run: dict, final: dict, curve: pd.DataFrame, refs: dict, rules: di
     return {"beats_floor": beats_all, "plateaued": flat_all, "not_trained_because": "; ".join(reasons)}
 
 
+def memorised(final: dict) -> bool:
+    """Whether a run's `memorisation_z` ((mmd − mmd_train) / noise; `final`: {metric: value}) exceeds
+    MEMORISED_Z; False without one (no generator, not evaluated)."""
+    z = final.get("memorisation_z", np.nan)
+    return bool(z > MEMORISED_Z)
+
+
 def judge(runs: pd.DataFrame, metrics: pd.DataFrame, curves: pd.DataFrame, rules: dict) -> pd.DataFrame:
-    """runs.csv with `beats_floor`, `plateaued` and `not_trained_because` (empty when both hold)."""
+    """runs.csv with `beats_floor`, `plateaued`, `not_trained_because` (empty when both hold) and `memorised`."""
     refs = references_of(metrics)
     finals = {k: dict(zip(g["metric"], g["value"])) for k, g in
               metrics[~metrics["method"].isin(REFERENCES)].groupby(IDENTITY)}
@@ -117,9 +137,11 @@ def judge(runs: pd.DataFrame, metrics: pd.DataFrame, curves: pd.DataFrame, rules
     verdicts = []
     for run in runs.to_dict("records"):
         key = tuple(run[k] for k in IDENTITY)
-        verdicts.append(judge_run(run, finals.get(key, {}), curve_of.get(key, empty), refs, rules))
+        final = finals.get(key, {})
+        verdicts.append({**judge_run(run, final, curve_of.get(key, empty), refs, rules),
+                         "memorised": run["status"] == "ok" and memorised(final)})
     return pd.concat([runs.reset_index(drop=True), pd.DataFrame(verdicts, columns=[
-        "beats_floor", "plateaued", "not_trained_because"])], axis=1)
+        "beats_floor", "plateaued", "not_trained_because", "memorised"])], axis=1)
 
 
 def truth(runs: pd.DataFrame, column: str) -> pd.Series:

@@ -42,6 +42,19 @@ def test_ceiling_reads_the_closed_forms(two_circle):
     assert ceiling["kld"] == pytest.approx(0, abs=1e-9) and ceiling["jsd"] == pytest.approx(0, abs=1e-9)
     assert ceiling["auc"] == 1.0 and ceiling["modes_covered"] == len(ds.means)
     assert abs(ceiling["mmd"]) < 1e-3  # unbiased MMD of two samples of one distribution: ≈ 0, either sign
+    assert abs(ceiling["mmd_train"]) < 1e-3 and abs(ceiling["memorisation_z"]) < 3  # the truth copies nothing
+
+
+def test_both_references_compare_with_the_runs_heldout_truth(two_circle):
+    floor, ceiling = values(two_circle["floor"]), values(two_circle["ceiling"])
+    assert floor["mmd"] > 20 * abs(ceiling["mmd"])  # (fd is ≈ 0 for both: the floor matches the moments)
+    for name in refs.REFERENCES:
+        params = two_circle[name]["metrics"]["mmd"]["params"]
+        assert params["reference"] == "held-out sample of the true mixture, n = 2000"
+        assert two_circle[name]["metrics"]["fd"]["params"]["reference"] == params["reference"]
+        curve = pd.read_csv(two_circle["dir"] / "two_circle/clean" / name / "seed0/curve.csv")
+        # the curve row: as many generated points as the final evaluation, against the same held-out truth
+        assert curve["mmd"].iloc[0] == pytest.approx(values(two_circle[name])["mmd"], abs=3e-3)
 
 
 def test_floor_is_the_gaussian_fit_and_far_below_the_ceiling(two_circle):

@@ -45,3 +45,23 @@ def test_image_table_names_its_references_and_sweep_tables_carry_them():
     assert list(table.index) == ["two_circle ceiling: true mixture hsr", "two_circle floor: Gaussian fit hsr",
                                  "two_circle joint_w hsr"]
     assert table.loc["two_circle joint_w hsr", "contaminated-0.2"] == "0.500 ± 0.000 (1/1)"
+
+
+def test_memorised_runs_are_marked_on_their_generator_cells_with_a_footnote(tmp_path):
+    metrics = pd.DataFrame(metric_rows("two_circle", "clean", "ceiling", "mmd", [0.0, 0.0]) +
+                           metric_rows("two_circle", "clean", "gan", "mmd", [0.01, 0.03]) +
+                           metric_rows("two_circle", "clean", "gan", "kld", [1.0, 1.0]) +
+                           metric_rows("two_circle", "clean", "dem", "kld", [0.5, 0.7]))
+    runs = pd.DataFrame([{**r, "memorised": k == 1} for k, r in
+                         enumerate(run_rows("two_circle", "clean", "gan", [True, True]))] +
+                        run_rows("two_circle", "clean", "dem", [True, True]))
+    table = tables.clean_table(metrics, runs, ["two_circle"], ["mmd", "kld"])
+    assert table.loc["gan", "two_circle mmd ↓"] == "0.020 ± 0.014 (2/2) †1"
+    assert table.loc["gan", "two_circle kld ↓"] == "1.000 ± 0.000 (2/2)"  # an energy's cell: no mark
+    assert "†" not in table.loc["dem", "two_circle kld ↓"]
+    tables.write_table(table, tmp_path / "synthetic", "caption")
+    md = (tmp_path / "synthetic.md").read_text()
+    assert md.rstrip().splitlines()[-1].startswith("†j: j of the cell's seeds are memorised")
+    tables.write_table(tables.clean_table(metrics, runs.drop(columns="memorised"), ["two_circle"], ["mmd"]),
+                       tmp_path / "plain", "caption")
+    assert "†" not in (tmp_path / "plain.md").read_text()  # no mark, no footnote
