@@ -18,13 +18,16 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)
 import datasets  # noqa: E402
 from methods.harness import config as suite_config  # noqa: E402
+from methods.harness.devices import local_executor  # noqa: E402
 from evaluation.outputs import REFERENCES, TABLES, code_version, evaluation_version, figure_names  # noqa: E402
 
 configfile: "config/config.yaml"
-try:  # validated in the main process; a cluster job re-reads what was validated there
+try:  # validated in the main process; a cluster job re-reads what was validated there. A cuda device this machine
+    # lacks is refused only when the jobs run here (a local executor: methods/harness/devices.py)
     for profile_path in suite_config.profile_files(config["profile"]):  # a profile after the one it `extends:`
         configfile: str(profile_path)
-    config.update(suite_config.resolve(config, validate=workflow.is_main_process))
+    config.update(suite_config.resolve(config, validate=workflow.is_main_process,
+                                       local=workflow.is_main_process and local_executor(sys.argv)))
 except (suite_config.ConfigError, ValueError) as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 

@@ -37,10 +37,17 @@ finished, and the two-sided p-value that of the same t statistic. A claim's comp
 p-values are Holm-Bonferroni adjusted together (`holm`), which keeps the family-wise error at 5%. A comparison is
   * `reproduced` when its adjusted p ≤ 0.05 and its mean effect is on the side the paper claims,
   * `contradicted` when its adjusted p ≤ 0.05 and its mean effect is on the other side,
-  * `inconclusive` otherwise (including n < 2).
+  * `inconclusive` otherwise (including n < 2), and
+  * `inconclusive (degenerate: zero spread over seeds)` when every seed's difference is the same (to rounding):
+    sd = 0 leaves no t statistic (it would give p = 0, a verdict from nothing but identical seeds), so its p is
+    taken as 1, which Holm never rejects.
 A claim is `reproduced` when all its comparisons are, `not reproduced` when any is contradicted, else
 `not assessable` when any is, else `inconclusive`; `not run` when the profile has none of its runs. With 3 seeds
 and a family of m comparisons, only large, consistent effects reach a verdict.
+
+Each claim's section also names (evaluation/caveats.py) the methods that score beyond the true distribution on its
+metrics (the `ceiling` reference is the truth's score, not a bound: HSR rewards samples crowded onto the means),
+and, where runs.csv has the `memorised` column, the memorised runs behind it.
 """
 from __future__ import annotations
 
@@ -53,7 +60,7 @@ import pandas as pd
 from scipy import stats
 
 import datasets
-from evaluation import compare
+from evaluation import caveats, compare
 from evaluation.tables import setting_value
 from evaluation.trained import REFERENCES, is_trained, truth
 from methods.harness import config as suite_config
@@ -63,12 +70,14 @@ CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE  # family-wise error rate of each claim's comparisons (Holm)
 NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "mnist": "MNIST"}
 NOT_ASSESSABLE = "not assessable"
+DEGENERATE = "degenerate: zero spread over seeds"
 
 
 @dataclasses.dataclass
 class Comparison:
     text: str  # the comparison written out
     diffs: np.ndarray  # per-seed effects, oriented so that > 0 is what the paper claims
+    metric: str = ""  # the metrics.csv metric it compares
     cells: list = dataclasses.field(default_factory=list)  # (dataset, setting, method): the runs behind it
     untrained: list = dataclasses.field(default_factory=list)  # why it cannot be judged (set by `gate`)
     p_holm: float = float("nan")  # its p-value, Holm-adjusted within its claim (set by `assess`)
@@ -76,6 +85,11 @@ class Comparison:
     @property
     def n(self) -> int:
         return len(self.diffs)
+
+    @property
+    def degenerate(self) -> bool:
+        """Two or more seeds whose differences agree to rounding: no spread, so no t statistic."""
+        return self.n >= 2 and float(np.ptp(self.diffs)) <= 1e-12 * max(1.0, float(np.max(np.abs(self.diffs))))
 
     def interval(self) -> tuple[float, float, float]:
         mean = float(np.mean(self.diffs)) if self.n else float("nan")
@@ -86,21 +100,25 @@ class Comparison:
 
     def p_value(self) -> float:
         """Two-sided p-value of the paired t statistic t = mean / (sd/√n) with n − 1 degrees of freedom (the
-        statistic of `interval`); 1 with fewer than two seeds."""
-        if self.n < 2:
+        statistic of `interval`); 1 with fewer than two seeds or a `degenerate` comparison (no test: in Holm's
+        family it counts as a hypothesis that is not rejected)."""
+        if self.n < 2 or self.degenerate:
             return 1.0
         mean, sd = float(np.mean(self.diffs)), float(np.std(self.diffs, ddof=1))
-        if sd == 0:
-            return 0.0 if mean != 0 else 1.0
         return float(2 * stats.t.sf(abs(mean) / (sd / np.sqrt(self.n)), self.n - 1))
 
     @property
     def verdict(self) -> str:
         if self.untrained:
             return NOT_ASSESSABLE
-        if self.n < 2 or not self.p_holm <= ALPHA:
+        if self.n < 2 or self.degenerate or not self.p_holm <= ALPHA:
             return "inconclusive"
         return "reproduced" if np.mean(self.diffs) > 0 else "contradicted"
+
+    @property
+    def label(self) -> str:
+        """The verdict as the report shows it: a degenerate comparison says why it has none."""
+        return f"{self.verdict} ({DEGENERATE})" if self.verdict == "inconclusive" and self.degenerate else self.verdict
 
 
 def holm(p_values) -> np.ndarray:
@@ -159,7 +177,7 @@ def paired(metrics: pd.DataFrame, dataset: str, setting: str, metric: str, a: st
     relation = ">" if higher else "<"
     where = NAMES.get(dataset, dataset) + ("" if setting == "clean" else f", {setting}")
     return Comparison(f"{metric}({a}) {relation} {metric}({b}) on {where}",
-                      sign * (va[both] - vb[both]).to_numpy(dtype=float),
+                      sign * (va[both] - vb[both]).to_numpy(dtype=float), metric,
                       [(dataset, setting, a), (dataset, setting, b)])
 
 
@@ -184,7 +202,7 @@ def slope_comparison(metrics: pd.DataFrame, a: str, b: str) -> Comparison | None
         return None
     cells = [("two_circle", s, m) for s in sorted(df["setting"].unique(), key=setting_value) for m in (a, b)]
     return Comparison(f"slope of HSR over the noise ratio: {a} > {b} (less negative; Two-Circle, "
-                      f"{df['r'].nunique()} ratios)", (sa[both] - sb[both]).to_numpy(), cells)
+                      f"{df['r'].nunique()} ratios)", (sa[both] - sb[both]).to_numpy(), "hsr", cells)
 
 
 def limited_comparison(metrics: pd.DataFrame, a: str, b: str, max_n: int = 1000) -> Comparison | None:
@@ -201,7 +219,7 @@ def limited_comparison(metrics: pd.DataFrame, a: str, b: str, max_n: int = 1000)
     sizes = sorted({int(setting_value(s)) for s in df["setting"]})
     cells = [("two_spiral", f"limited-{n}", m) for n in sizes for m in (a, b)]
     return Comparison(f"mean over n ∈ {sizes} of AUC({a}) − AUC({b}) > 0 (Two-Spiral, limited data)",
-                      diff.to_numpy(), cells)
+                      diff.to_numpy(), "auc", cells)
 
 
 def bilinear_claim(root: Path) -> dict:
@@ -299,7 +317,8 @@ def rules_text(rules: dict, metrics: pd.DataFrame) -> list[str]:
         "setting it compares) is *trained*: `beats_floor` and `plateaued` in runs.csv (evaluation/trained.py). "
         f"`beats_floor`: each judged metric (HSR; KLD and AUC of an energy; on images fid_classifier and the OOD "
         f"AUCs) closes at least {rules['margin']:.0%} of the gap from the floor (a Gaussian fitted to the run's "
-        "training set; noise images; an AUC of 0.5) to the ceiling (the true mixture; real images; an AUC of 1). "
+        "training set; noise images; an AUC of 0.5) to the true distribution's score (the `ceiling` reference: the "
+        "true mixture; real images; an AUC of 1). "
         f"`plateaued`: over the last {rules['window']:.0%} of training each judged metric moved by at most its "
         f"tolerance (HSR {tol['hsr']:g}, KLD {tol['kld']:g}, AUC {tol['auc']:g}; images: fid_classifier "
         f"{tol['fid_classifier']:.0%} of its value, OOD AUCs {tol['auc_ood_noise']:g}), chosen as 2-3 × the "
@@ -308,13 +327,19 @@ def rules_text(rules: dict, metrics: pd.DataFrame) -> list[str]:
         f"report's runs: {measured}. Otherwise the comparison is **not assessable**, and the report names the runs "
         "and the condition that failed.",
         "",
+        "**The true distribution's score is not a bound.** A method can score beyond it: HSR rewards samples "
+        "crowded onto the means (the true mixture spreads its samples over each component), and the AUC an energy "
+        "more sharply peaked at the means than the true density. Beyond the truth, a higher score is not a better "
+        "fit; each claim below names the methods that score beyond it on its metrics.",
+        "",
         "**Multiplicity.** A claim's comparisons are one family. Each comparison's effect is the per-seed paired "
         "difference, oriented so that **> 0 is what the paper claims**; its two-sided p-value comes from the paired "
         f"t statistic (the one behind the {CONFIDENCE:.0%} Student-t interval shown), and the p-values of a claim "
         f"are Holm-Bonferroni adjusted together. A comparison is reproduced / contradicted when its adjusted p ≤ "
-        f"{ALPHA:g} and its mean effect is > 0 / < 0, inconclusive otherwise. A claim is reproduced when all its "
-        "comparisons are; not reproduced when any is contradicted; otherwise not assessable when any is not "
-        "assessable; otherwise inconclusive.",
+        f"{ALPHA:g} and its mean effect is > 0 / < 0, inconclusive otherwise. A comparison whose seeds all give "
+        f"the same difference has no spread to test: it reads `inconclusive ({DEGENERATE})`, its p taken as 1 in "
+        "the family. A claim is reproduced when all its comparisons are; not reproduced when any is contradicted; "
+        "otherwise not assessable when any is not assessable; otherwise inconclusive.",
     ]
 
 
@@ -355,7 +380,7 @@ def report(root: Path, profile: str, rules: dict) -> str:
         cs = found[k][1]
         tally = [sum(c.verdict == v for c in cs) for v in tallies]
         lines.append(f"| {k} | {verdicts[k]} | {' / '.join(map(str, tally)) if cs else '–'} |")
-    lines += trained_table(runs)
+    lines += trained_table(runs) + caveats.memorised_section(runs)
     for k in order:
         lines += ["", f"## {k}: {verdicts[k]}", ""]
         if k == "C6":
@@ -373,12 +398,13 @@ def report(root: Path, profile: str, rules: dict) -> str:
         for c in cs:
             mean, lo, hi = c.interval()
             lines.append(f"| {c.text} | {c.n} | {fmt(mean)} | [{fmt(lo)}, {fmt(hi)}] | {fmt_p(c.p_holm)} | "
-                         f"{c.verdict} |")
+                         f"{c.label} |")
         reasons = list(dict.fromkeys(why for c in cs for why in c.untrained))  # each untrained cell once
         if reasons:
             lines += ["", "Not assessable: these runs behind its comparisons are not trained (every seed's reasons "
                       "are in runs.csv, `not_trained_because`):", ""]
             lines += [f"- {why}" for why in reasons]
+        lines += caveats.claim_notes(metrics, runs, cs, NAMES)
     return "\n".join(lines) + "\n"
 
 

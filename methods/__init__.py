@@ -2,9 +2,10 @@
 
 A method file `methods/<name>.py` defines one subclass of `methods.core.base.Method` with `name = "<name>"`,
 decorated with `@register`, written from the update blocks of methods/core/updates.py; it declares its own
-hyper-parameters (`hyperparameters`, name → Param, defaults equal to config/config.yaml's `methods: <name>:` entry).
+hyper-parameters (`hyperparameters`, name → Param; config/config.yaml's `methods: <name>:` entry sets only what
+runs use differently).
 Nothing else needs editing: `available()` finds the file, the DAG, tests, tables and figures pick it up.
-`python -m methods` lists every method with its kind and declared parameters.
+`python -m methods` lists every method with its kind, its declared parameters and the values runs get.
 
 This module imports no torch, so the Snakefile can list methods cheaply.
 """

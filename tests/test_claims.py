@@ -68,13 +68,14 @@ def test_holm_controls_the_family_a_single_test_would_pass():
 
 
 def clear_effects() -> pd.DataFrame:
+    """Large effects whose per-seed differences still vary (identical differences would be degenerate)."""
     return pd.DataFrame(
         rows("two_circle", "clean", "hsr", "joint_w", [0.8, 0.82, 0.79]) +
         rows("two_circle", "clean", "hsr", "wgan_gp", [0.5, 0.52, 0.51]) +
         rows("two_circle", "clean", "kld", "joint_w", [1.0, 1.1, 1.05]) +
-        rows("two_circle", "clean", "kld", "dem", [2.0, 2.1, 2.05]) +  # lower KLD for joint_w: claimed direction
+        rows("two_circle", "clean", "kld", "dem", [2.0, 2.15, 2.02]) +  # lower KLD for joint_w: claimed direction
         rows("two_circle", "clean", "auc", "joint_w", [0.6, 0.61, 0.62]) +
-        rows("two_circle", "clean", "auc", "dem", [0.9, 0.91, 0.92]))  # lower AUC for joint_w: contradicted
+        rows("two_circle", "clean", "auc", "dem", [0.9, 0.93, 0.91]))  # lower AUC for joint_w: contradicted
 
 
 def test_a_trained_clearly_better_run_is_reproduced():
@@ -141,3 +142,65 @@ def test_contamination_slopes():
                                for r, meth in itertools.product(ratios, ["joint_w", "wgan_gp"])}
     (blocked,) = c.assess([c.slope_comparison(m, "joint_w", "wgan_gp")], runs_of(m, untrained=[("joint_w", 0)]))
     assert blocked.verdict == c.NOT_ASSESSABLE and len(blocked.untrained) == len(ratios)
+
+
+def test_identical_differences_over_seeds_are_degenerate_not_a_verdict():
+    # every seed 0.3 better: sd 0, so the t statistic is undefined (it used to give p = 0 and `reproduced`)
+    m = pd.DataFrame(rows("two_circle", "clean", "hsr", "joint_w", [0.8, 0.9, 0.7]) +
+                     rows("two_circle", "clean", "hsr", "wgan_gp", [0.5, 0.6, 0.4]) +
+                     rows("two_spiral", "clean", "hsr", "joint_w", [0.8, 0.82, 0.79]) +
+                     rows("two_spiral", "clean", "hsr", "wgan_gp", [0.5, 0.52, 0.51]))
+    degenerate, judged = c.claims(m, runs_of(m))["C1"][1]
+    assert degenerate.degenerate and not judged.degenerate
+    assert degenerate.p_value() == 1.0 and degenerate.verdict == "inconclusive"
+    assert degenerate.label == "inconclusive (degenerate: zero spread over seeds)"
+    # in Holm's family it is a hypothesis that is not rejected: the other comparison's p is doubled, not halved
+    assert degenerate.p_holm == 1.0 and judged.p_holm == pytest.approx(min(1.0, 2 * judged.p_value()))
+    assert judged.verdict == "reproduced" and c.claim_verdict([degenerate, judged]) == "inconclusive"
+    assert c.Comparison("x", np.zeros(3)).degenerate and not c.Comparison("x", np.array([0.3])).degenerate
+    row = next(line for line in report_of(m, runs_of(m)).splitlines() if line.startswith("| hsr(joint_w) > hsr("
+                                                                                         "wgan_gp) on Two-Circle"))
+    assert row.endswith("| 1 | inconclusive (degenerate: zero spread over seeds) |")
+
+
+def report_of(metrics: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """claims.md for these metrics and runs (no bilinear game: C6 `not run`)."""
+    import tempfile
+    from pathlib import Path
+
+    rules = {"margin": 0.25, "window": 0.25, "tolerance": {"hsr": 0.03, "kld": 0.1, "auc": 0.015,
+                                                            "fid_classifier": 0.05, "auc_ood_noise": 0.015}}
+    with tempfile.TemporaryDirectory() as root:
+        metrics.to_csv(Path(root) / "metrics.csv", index=False)
+        runs.to_csv(Path(root) / "runs.csv", index=False)
+        return c.report(Path(root), "test", rules)
+
+
+def test_memorised_runs_are_listed_where_runs_csv_has_the_column():
+    m = clear_effects()
+    runs = runs_of(m)
+    assert "Memorised" not in report_of(m, runs)  # no column (older aggregates): no section
+    flagged = (runs["method"] == "wgan_gp") & (runs["seed"] == 1)
+    text = report_of(m, runs.assign(memorised=flagged.map({True: "True", False: "False"})))  # as read from CSV
+    section = text.split("## Memorised runs", 1)[1].split("\n## ", 1)[0]
+    assert "more than noise (runs.csv, `memorised`): 1." in section
+    assert "- wgan_gp on two_circle/clean, seed 1" in section and "joint_w on" not in section
+    c1 = text.split("## C1: ", 1)[1].split("\n## ", 1)[0]  # named again under the claim whose runs include it
+    assert "Memorised runs behind these comparisons" in c1 and "- wgan_gp on two_circle/clean, seed 1" in c1
+    assert "Memorised runs behind" not in text.split("## C2: ", 1)[1].split("\n## ", 1)[0]
+    none = report_of(m, runs.assign(memorised=False))
+    assert "more than noise (runs.csv, `memorised`): none." in none
+
+
+def test_scores_beyond_the_true_distribution_are_named_with_what_they_mean():
+    m = clear_effects()
+    truth = pd.DataFrame(rows("two_circle", "clean", "hsr", "ceiling", [0.75, 0.76, 0.77]) +  # joint_w beyond
+                         rows("two_circle", "clean", "auc", "ceiling", [1.0, 1.0, 1.0]))
+    text = report_of(pd.concat([m, truth]), runs_of(m))
+    assert "to the ceiling" not in text and "the true distribution's score (the `ceiling` reference" in text
+    c1 = text.split("## C1: ", 1)[1].split("\n## ", 1)[0]
+    assert "on HSR: HSR rewards samples crowded onto the means" in c1
+    assert "- HSR of joint_w on Two-Circle: 0.803 against the true distribution's 0.760 (beyond it on 3/3 seeds)" \
+        in c1
+    assert "HSR of wgan_gp" not in c1  # below the truth: nothing to say
+    assert "Beyond the true distribution" not in text.split("## C2: ", 1)[1]  # no AUC above 1

@@ -179,3 +179,76 @@ def test_the_cost_estimate_is_the_profiles_runs_times_their_timed_rates(monkeypa
     out = capsys.readouterr().out
     total = table["cpu_hours"].sum()
     assert f"{total:.2f} CPU hours" in out and f"on 2 cores (jobs spread evenly): {total / 2:.2f} h" in out
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """torch here sees `gpus(k)` CUDA devices, whatever this machine has."""
+    import torch
+
+    def see(count: int) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    return see
+
+
+@pytest.mark.parametrize("overrides, key, device", [
+    ({"training": {"device": "cuda"}}, "training.device", "cuda"),
+    ({"methods": {"joint_w": {"device": "cuda"}}}, "methods.joint_w.device", "cuda"),
+    ({"images": {"hparams": {"device": "cuda:0"}}}, "images.hparams.device", "cuda:0"),  # smoke's MNIST fixture
+])
+def test_a_cuda_device_without_a_gpu_is_refused_when_the_jobs_run_here(gpus, overrides, key, device):
+    gpus(0)
+    with pytest.raises(ConfigError) as err:
+        suite_config.load("smoke", overrides)
+    assert str(err.value) == (f"{key}: {device!r}, but torch sees no CUDA device on this machine; set it to cpu, "
+                              f"or run the jobs where the GPU is (a cluster executor: snakemake --profile "
+                              f"profiles/slurm)")
+    cfg = suite_config.load("smoke", overrides, local=False)  # a cluster executor's nodes have their own GPUs
+    assert any(suite_config.hparams(cfg, r.method, r.dataset)["device"] == device for r in suite_config.runs(cfg))
+
+
+def test_a_cuda_index_beyond_the_devices_is_refused_and_one_that_exists_is_not(gpus):
+    gpus(2)
+    with pytest.raises(ConfigError, match=r"^training.device: 'cuda:2', but torch sees 2 CUDA devices on this "
+                                          r"machine \(cuda:0 to cuda:1\), so there is no cuda:2; set it to cpu"):
+        suite_config.load("smoke", {"training": {"device": "cuda:2"}})
+    assert suite_config.load("smoke", {"training": {"device": "cuda:1"}})["training"]["device"] == "cuda:1"
+
+
+def test_the_runner_refuses_a_missing_gpu_with_the_same_message(gpus, tmp_path, capsys):
+    from methods.harness import train
+
+    gpus(0)
+    hp = suite_config.hparams(suite_config.load("smoke", {"training": {"device": "cuda"}}, local=False),
+                              "wgan_gp", "two_circle")
+    with pytest.raises(ValueError, match=r"^device \(config training.device, .*\): 'cuda', but torch sees no CUDA "
+                                         r"device on this machine; set it to cpu, or run the jobs where the GPU is"):
+        train.train_runs([tmp_path / "d.npz"], "wgan_gp", hp, [tmp_path / "run"])
+    # by hand from a resolved configuration: the message names the key that set the device
+    from datasets import make
+
+    make.main(["--dataset", "two_circle", "--out", str(tmp_path / "d.npz")])
+    suite_config.write(suite_config.load("smoke", {"methods": {"wgan_gp": {"device": "cuda"}}}, local=False),
+                       tmp_path / "config.yaml")
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["--data", str(tmp_path / "d.npz"), "--method", "wgan_gp", "--run-dir", str(tmp_path / "run"),
+                    "--config", str(tmp_path / "config.yaml")])
+    assert exit_.value.code == 2 and not (tmp_path / "run").exists()
+    assert capsys.readouterr().err == ("error: methods.wgan_gp.device: 'cuda', but torch sees no CUDA device on this "
+                                       "machine; set it to cpu, or run the jobs where the GPU is (a cluster "
+                                       "executor: snakemake --profile profiles/slurm)\n")
+
+
+@pytest.mark.parametrize("argv, local", [
+    (["bin/snakemake", "--cores", "2"], True),
+    (["bin/snakemake", "-n", "--config", "profile=smoke"], True),  # a dry run plans the local executor's jobs
+    (["snakemake/__main__.py", "-n", "--executor", "slurm", "--jobs", "4"], False),
+    (["bin/snakemake", "--profile", str(suite_config.ROOT / "profiles" / "local")], True),
+    (["bin/snakemake", "-n", "--profile", str(suite_config.ROOT / "profiles" / "slurm")], False),
+    (["pytest", "--executor", "slurm"], True),  # not Snakemake's command line (its API): local
+])
+def test_the_snakefile_knows_whether_a_profile_runs_the_jobs_here(argv, local):
+    from methods.harness.devices import local_executor
+
+    assert local_executor(argv) is local

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,10 +82,8 @@ def test_declared_parameters_are_valid(name):
     assert set(cls.hyperparameters) <= set(method.hp)
 
 
-def test_python_m_methods_lists_every_method_without_the_harness():
-    code = ("import runpy, sys; runpy.run_module('methods', run_name='__main__'); "
-            "assert not [m for m in sys.modules if m.startswith('methods.harness')], 'imported the harness'")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+def test_python_m_methods_lists_every_method():
+    out = subprocess.run([sys.executable, "-m", "methods"], capture_output=True, text=True, timeout=300,
                          cwd=Path(methods.__file__).parents[1])
     assert out.returncode == 0, out.stderr
     for name in ALL:
@@ -92,6 +91,40 @@ def test_python_m_methods_lists_every_method_without_the_harness():
         assert f"{name}  ({cls.kind}" in out.stdout
         for key in cls.hyperparameters:
             assert key in out.stdout
+    assert re.search(r"^ +parameter +declared +runs with +valid values +meaning$", out.stdout, re.M)
+
+
+def listed(text: str, method: str, key: str) -> list[str]:
+    """The row of `key` in `method`'s block of the listing, split into its columns (name, declared, runs with, …)."""
+    block = text.split(f"\n{method}  (", 1)[1].split("\n\n", 1)[0]
+    return next(line.split() for line in block.splitlines() if line.split()[:1] == [key])
+
+
+def test_the_listing_shows_the_value_runs_get_where_config_overrides_the_declared_default(monkeypatch, capsys):
+    from methods import __main__ as listing
+    from methods.harness import config as suite_config
+
+    declared = methods.get("dem").hyperparameters["energy_steps"].default
+    load = suite_config.load
+    monkeypatch.setattr(suite_config, "load", lambda profile, overrides=None, **kw: load(
+        profile, {"methods": {"dem": {"energy_steps": declared + 6}}}, **kw))
+    listing.main(["dem", "wgan_gp"])
+    text = "\n" + capsys.readouterr().out
+    assert listed(text, "dem", "energy_steps")[1:4] == [repr(declared), repr(declared + 6), listing.DIFFERS]
+    gp = methods.get("wgan_gp").hyperparameters["gp_weight"].default  # not overridden: the same value, unmarked
+    assert listed(text, "wgan_gp", "gp_weight")[1:4] == [repr(gp), repr(gp), "float"]
+
+
+def test_the_listing_shows_the_default_profiles_values():
+    from methods import __main__ as listing
+    from methods.harness import config as suite_config
+
+    runs_with = suite_config.hparams(suite_config.load("default", validate=False), "joint_w")
+    text = "\n" + listing.describe("joint_w", runs_with, suite_config.track_hparams(suite_config.load("default")))
+    for key, param in methods.get("joint_w").hyperparameters.items():
+        row = listed(text, "joint_w", key)
+        assert row[1:3] == [repr(param.default), repr(runs_with[key])]
+        assert (row[3] == listing.DIFFERS) == (runs_with[key] != param.default), row
 
 
 def test_unknown_method_lists_valid_ones():

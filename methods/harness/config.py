@@ -63,24 +63,26 @@ def profile_files(name: str, root: Path = ROOT, within: tuple = ()) -> list[Path
     return [*(profile_files(parent, root, (*within, name)) if parent else []), path]
 
 
-def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT, validate: bool = True) -> dict:
+def load(profile: str | None = None, overrides: dict | None = None, root: Path = ROOT, validate: bool = True,
+         local: bool = True) -> dict:
     """config.yaml, then the profile's file, then `overrides` (as Snakemake applies --config last), resolved;
-    `root` is the repository whose config/ is read; `validate=False` skips the checks (e.g. data paths)."""
+    `root` is the repository whose config/ is read; `validate=False` skips the checks (e.g. data paths); `local`:
+    the jobs run on this machine (`check`)."""
     cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
     name = (overrides or {}).get("profile") or profile or cfg["profile"]
     for path in profile_files(name, root):
         cfg = merge(cfg, yaml.safe_load(path.read_text()) or {})
     cfg = merge(cfg, overrides or {})
     cfg["profile"] = name
-    return resolve(cfg, validate)
+    return resolve(cfg, validate, local)
 
 
-def resolve(cfg: dict, validate: bool = True) -> dict:
+def resolve(cfg: dict, validate: bool = True, local: bool = True) -> dict:
     """The merged configuration with its values normalised, a `sweep:` expanded (`expand_sweep`), then (unless
-    `validate` is False) checked."""
+    `validate` is False) checked, for jobs on this machine unless `local` is False (`check`)."""
     cfg = normalise(expand_sweep(cfg))
     if validate:
-        check(cfg)
+        check(cfg, local)
     return cfg
 
 
@@ -179,13 +181,15 @@ def sweep_only(sweep: dict) -> dict[str, list[str]]:
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
-def check(cfg: dict) -> None:
-    """Schema validation, then the checks a schema cannot express; raises ConfigError."""
+def check(cfg: dict, local: bool = True) -> None:
+    """Schema validation, then the checks a schema cannot express; raises ConfigError. `local`: the jobs run on this
+    machine, so every run's device must exist here (methods/harness/devices.py); False for a cluster executor."""
     import jsonschema
 
     import methods
     from datasets import images
     from datasets.settings import Setting
+    from methods.harness import devices
 
     try:
         jsonschema.validate(cfg, schema())
@@ -244,6 +248,7 @@ def check(cfg: dict) -> None:
                     setting.check(datasets.dataset(name))
             except ValueError as err:
                 raise ConfigError(f"{where}.settings: {err}") from None
+    devices.check(cfg, local)
 
 
 # --- runs and their hyper-parameters ------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from datasets.settings import Setting, derive_seed
 from evaluation import evaluate as ev
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
+from methods.harness import devices
 from methods.harness.io import atomic_path, write_json
 from methods.harness.runfiles import (CHECKPOINT, CURVE, DENSITY, SAMPLES, STATUS, load_checkpoint,
                                       load_training_set, save_checkpoint, track, training_tensors, write_curve,
@@ -178,10 +179,10 @@ def train_runs(data_paths: list, method_name: str, hp: dict, run_dirs: list, see
     and always for a single run, one after the other. Each run writes its own folder exactly as when trained
     alone, its checkpoint included (an ordinary run's: a stacked run resumes alone and vice versa)."""
     torch.set_num_threads(threads)
+    refused = devices.refusal(hp["device"])  # before torch meets the device: one message, not its traceback
+    if refused is not None:
+        raise ValueError(refused)
     device = torch.device(hp["device"])
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {hp['device']!r} was asked for (config training.device or images.hparams.device) "
-                         f"but torch sees no CUDA device; set it to cpu or run the job on a GPU node")
     if device.type != "cpu":  # every tensor a method creates (noise, batches, optimiser slots) lives there. Not set
         torch.set_default_device(device)  # for the CPU: its function mode would add overhead to every operation
     seeds = seeds or [None] * len(data_paths)
@@ -325,7 +326,9 @@ def resolve_hparams(args, data_path) -> dict:
     else:
         raise ValueError("give the hyper-parameters: --config results/<profile>/config.yaml (the DAG's resolved "
                          "configuration), --profile NAME or --hparams JSON")
-    return suite_config.hparams(cfg, args.method, str(load_training_set(data_path)["dataset"]))
+    dataset = str(load_training_set(data_path)["dataset"])
+    devices.check_run(cfg, args.method, dataset)  # the message names the key that sets the device
+    return suite_config.hparams(cfg, args.method, dataset)
 
 
 def main(argv=None) -> None:
