@@ -292,8 +292,8 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, decision: Deci
              "family's score is its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), its seed "
              f"noise the sd over {NOISE_DRAWS} bootstrap resamplings of the seeds. Each family takes its best point at "
              f"{top} {word} (ties broken by the next budget down); a point within {TIE_SDS:g} sd of that best ties, and "
-             "ties go to the cheaper point. One point is shared only where it ties with every family's best. Lower is "
-             "better; points best first.", "", *chosen_lines(decision, points), "",
+             "ties go to the cheaper point (fewer matrix-product FLOPs per budget unit). One point is shared only where "
+             "every family admits it, else each family takes its own. Lower is better; points best first.", "", *chosen_lines(decision, points), "",
              *decision_lines(decision, score, boot, budgets), ""]
     wide = score.pivot(index="point", columns="budget")
     families = [fam for fam in FAMILY_METRICS if (fam, top) in wide]
