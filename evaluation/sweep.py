@@ -1,36 +1,37 @@
-"""The sweep table: how every grid point of a `sweep:` profile (config/profiles/sweep.yaml) trains, and the point the
-stated rule chooses as the shared training recipe (README, "The training recipe").
+"""The sweep table: how every grid point of a `sweep:` profile (config/profiles/sweep*.yaml) trains, and the points
+the stated rule chooses for the training recipe (docs/recipe.md, "The rule").
 
     python -m evaluation.sweep --config results/sweep/config.yaml [--dir results/sweep]
     python -m evaluation.sweep --compare results/published/sweep_long results/published/sweep_hold
 
 `--compare` applies the rule across sweeps that ran apart (each point named `<folder>:<point>`) and prints the
-scores; the budgets are those of the first sweep's configuration. It ranks only the (method, dataset) cells that
-every folder ran, so a stage that reran part of the methods (say, those its setting acts on) is not ranked first
-or last on the others by default. An entry may take some methods of a folder (`DIR:m1,m2`), and join such parts
-with `+` into one entry: `sweep_ema:wgan_gp+sweep_vstat:joint_w` is the recipe of stage 9 for both methods when
-each last ran at it in a different stage (their points keep their names, so a part should hold one point).
+scores, each family's seed noise, costs and choice; the budgets are those of the first sweep's configuration. It
+ranks only the (method, dataset) cells that every folder ran, so a stage that reran part of the methods (say, those
+its setting acts on) is not ranked first or last on the others by default. An entry may take some methods of a
+folder (`DIR:m1,m2`), and join such parts with `+` into one entry: `sweep_ema:wgan_gp+sweep_vstat:joint_w` is the
+recipe of stage 9 for both methods when each last ran at it in a different stage (their points keep their names, so
+a part should hold one point).
 
 Reads the sweep's learning curves (curves.csv) and run statuses (runs.csv) and writes tables/sweep.csv (long: one
 row per point, method, dataset, metric and budget, with mean, sd and seeds), tables/sweep.md and figures/sweep.{png,pdf}
-(every point's learning curves against the ceiling and the floor).
+(every point's learning curves against the true distribution's score and the floor).
 
 **The rule.** A budget counts iterations, or, with `budget_unit: examples`, training examples (iterations × the
-point's batch size), so that points with different batches compare at equal cost (stage 5, sweep_budget.yaml).
-A metric's value at a budget b is the mean of a run's learning-curve rows in (0.9 b, b] (at least the row at b),
-averaged over the sweep's seeds; a run that diverged before b counts as the worst value. For each method,
-dataset, metric and budget the grid points are ranked (1 = best, ties share the mean rank). A family's score at a
-point is its mean rank over the family's methods, datasets and metrics:
+point's batch size), so that points with different batches compare at equal cost. A metric's value at a budget b is
+the mean of a run's learning-curve rows in (0.9 b, b] (at least the row at b), averaged over the sweep's seeds; a
+run that diverged before b counts as the worst value. For each method, dataset, metric and budget the grid points
+are ranked (1 = best, ties share the mean rank). A family's score at a point is its mean rank over the family's
+methods, datasets and metrics:
 
     implicit (generators):       HSR ↑, MMD ↓
     explicit (energy models):    KLD ↓, AUC ↑
-    joint (Stein Bridging):      HSR ↑, KLD ↓, AUC ↑
+    joint (an energy and a generator): HSR ↑, KLD ↓, AUC ↑
 
-and a point's score is the mean of the three family scores (each family weighs the same, whatever its number of
-methods). The chosen point has the best score at the largest budget, ties broken by the next budget down. One
-point serves every method, so every family trains with the same optimiser settings and the joint methods' critic
-and generator are trained exactly as their adversarial counterparts'. The sweep's seeds are not those of any
-other profile, and no claim's comparison enters the rule: the scores are ranks of each method against itself.
+Its seed noise is the sd over NOISE_DRAWS bootstrap resamplings of the seeds (`bootstrap_scores`). Each family
+takes its best point at the largest budget; a point within TIE_SDS sd of it ties, and a tie goes to the cheaper
+point (`point_costs`: matrix-product FLOPs per budget unit). A point is shared only where every family admits it;
+otherwise each family takes its own (`decide`). The sweep's seeds are not those of any other profile, and no claim's
+comparison enters the rule: the scores are ranks of each method against itself.
 """
 from __future__ import annotations
 
@@ -291,10 +292,10 @@ def markdown(cfg: dict, table: pd.DataFrame, score: pd.DataFrame, decision: Deci
              "Rule (evaluation/sweep.py, docs/recipe.md): rank the points per method, dataset, metric and budget; a "
              "family's score is its mean rank (implicit: HSR, MMD; explicit: KLD, AUC; joint: HSR, KLD, AUC), its seed "
              f"noise the sd over {NOISE_DRAWS} bootstrap resamplings of the seeds. Each family takes its best point at "
-             f"{top} {word} (ties broken by the next budget down); a point within {TIE_SDS:g} sd of that best ties, and "
-             "ties go to the cheaper point (fewer matrix-product FLOPs per budget unit). One point is shared only where "
-             "every family admits it, else each family takes its own. Lower is better; points best first.", "", *chosen_lines(decision, points), "",
-             *decision_lines(decision, score, boot, budgets), ""]
+             f"{top} {word} (ties broken by the next budget down); a point within {TIE_SDS:g} sd of that best ties, "
+             "and ties go to the cheaper point (fewer matrix-product FLOPs per budget unit). One point is shared only "
+             "where every family admits it, else each family takes its own. Lower is better; points best first.", "",
+             *chosen_lines(decision, points), "", *decision_lines(decision, score, boot, budgets), ""]
     wide = score.pivot(index="point", columns="budget")
     families = [fam for fam in FAMILY_METRICS if (fam, top) in wide]
     header = ["point", *varied, *(f"{fam} @{top}" for fam in families), *(f"score @{b}" for b in budgets)]
