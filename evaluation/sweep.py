@@ -56,7 +56,7 @@ FAMILY_METRICS = {"implicit": {"hsr": "max", "mmd": "min"},
 WINDOW = 0.1  # a budget's value: the mean of the curve rows in ((1 − WINDOW) b, b]
 NOISE_DRAWS = 1000  # bootstrap resamplings of the seeds behind a score's seed noise
 TIE_SDS = 2.0  # a difference of scores within this many bootstrap sds of 0 is a tie (about a 95% interval)
-EQUAL_COST = 1.25  # points whose measured costs differ by less than this factor cost the same
+EQUAL_COST = 1.25  # points whose counted costs (FLOPs per budget unit) differ by less than this factor cost the same
 
 
 def unit(sweep: dict) -> str:
@@ -159,11 +159,6 @@ def ranking(score: pd.DataFrame, budgets: list[int], column: str = "score") -> l
     return list(wide.sort_values(sorted(budgets, reverse=True), kind="stable").index)
 
 
-def choose(score: pd.DataFrame, budgets: list[int]) -> str:
-    """The point with the best (lowest) score at the largest budget, ties broken by the next budget down."""
-    return ranking(score, budgets)[0]
-
-
 def point_costs(cfg: dict, variants, dataset: str = "two_circle") -> pd.DataFrame:
     """Per (point, family): the cost of one budget unit of training, as the matrix-product FLOPs of a training
     iteration (torch's profiler count, methods.harness.bench; after two iterations of warm-up, the mean of two)
@@ -195,10 +190,11 @@ def point_costs(cfg: dict, variants, dataset: str = "two_circle") -> pd.DataFram
 @dataclass
 class Decision:
     """What the rule chooses: one point for every family (`shared`), or each family its own (`families`), with the
-    evidence: per family its points best first and, for each, (Δ score to the best, bootstrap sd of Δ, cost)."""
+    evidence: per family its points best first and, for each, (point, Δ score to the best, bootstrap sd of Δ, cost,
+    whether it ties with the best)."""
     shared: str | None
     families: dict[str, str]
-    evidence: dict[str, list[tuple[str, float, float, float]]] = field(default_factory=dict)
+    evidence: dict[str, list[tuple[str, float, float, float, bool]]] = field(default_factory=dict)
 
     def choice(self, family: str) -> str:
         return self.shared or self.families[family]
@@ -224,11 +220,12 @@ def decide(score: pd.DataFrame, boot: pd.DataFrame, budgets: list[int], cost: pd
         order = ranking(score, budgets, family)
         samples = draws.pivot(index="draw", columns="point", values=family)
         best = order[0]
-        evidence[family] = [(p, at_top.loc[p, family] - at_top.loc[best, family],
-                             float((samples[p] - samples[best]).std()), cost_of.get((family, p), np.nan))
-                            for p in order]
-        tied = [p for p, delta, sd, _ in evidence[family] if p == best or delta <= TIE_SDS * sd]
-        admitted[family] = _cheapest(tied, {p: c for p, *_, c in evidence[family]})
+        rows = []
+        for p in order:
+            delta, sd = at_top.loc[p, family] - at_top.loc[best, family], float((samples[p] - samples[best]).std())
+            rows.append((p, delta, sd, cost_of.get((family, p), np.nan), p == best or delta <= TIE_SDS * sd))
+        evidence[family] = rows
+        admitted[family] = _cheapest([p for p, *_, tied in rows if tied], {p: c for p, _, _, c, _ in rows})
     common = [p for p in ranking(score, budgets) if all(p in admitted[f] for f in families)]
     return Decision(common[0] if common else None, {f: admitted[f][0] for f in families}, evidence)
 
@@ -252,8 +249,8 @@ def decision_lines(decision: Decision, score: pd.DataFrame, boot: pd.DataFrame, 
              "MFLOP / unit | chosen |", "|" + " --- |" * 7]
     for family, rows in decision.evidence.items():
         sd = noise[family].std()
-        for p, delta, delta_sd, cost in rows:
-            tie = "best" if p == rows[0][0] else ("yes" if delta <= TIE_SDS * delta_sd else "no")
+        for p, delta, delta_sd, cost, tied in rows:
+            tie = "best" if p == rows[0][0] else ("yes" if tied else "no")
             lines.append(f"| {family} | `{p}` | {at_top.loc[p, family]:.2f} ± {sd[p]:.2f} | {delta:+.2f} ± "
                          f"{delta_sd:.2f} | {tie} | {'–' if not np.isfinite(cost) else f'{cost / 1e6:.3g}'} | "
                          f"{'✓' if decision.choice(family) == p else ''} |")

@@ -76,7 +76,7 @@ def test_the_rule_ranks_points_by_each_methods_own_metrics():
     # at 2): 5/3, 7/3, 2; the means: s00 2.08, s01 1.92, s10 2
     at = score[score["budget"] == 200].set_index("point")["score"]
     assert at.to_dict() == pytest.approx({"s00": 25 / 12, "s01": 23 / 12, "s10": 2.0})
-    assert sw.choose(score, [100, 200]) == "s01"
+    assert sw.ranking(score, [100, 200])[0] == "s01"
 
 
 def test_a_run_that_diverged_ranks_last():
@@ -279,8 +279,8 @@ def test_a_difference_within_seed_noise_is_a_tie_that_goes_to_the_cheaper_point(
     noisy = seed_curves({"s0": (0.6, 0.8), "s1": (0.62, 0.8)})
     decision = decide_on(noisy, {"s0": 10.0, "s1": 20.0})
     assert decision.shared == "s0"
-    (best, *_), (other, delta, sd, cost) = decision.evidence["implicit"]
-    assert best == "s1" and other == "s0" and 0 < delta <= sw.TIE_SDS * sd and cost == 10.0
+    (best, *_), (other, delta, sd, cost, tied) = decision.evidence["implicit"]
+    assert best == "s1" and other == "s0" and 0 < delta <= sw.TIE_SDS * sd and cost == 10.0 and tied
     # at equal cost (within EQUAL_COST) the better score wins the tie
     assert decide_on(noisy, {"s0": 10.0, "s1": 11.0}).shared == "s1"
     # a difference far beyond the seeds' spread is no tie: the better point wins whatever it costs
