@@ -113,6 +113,8 @@ def collect(root: Path, cfg: dict):
             runs.append({**ident, "kind": rec.get("kind"), "status": rec["status"],
                          "failure": json.dumps(rec.get("failure")), "iterations": rec["train"]["iterations"],
                          "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
+                         "machine": rec["train"].get("machine"), "train_commit": rec["train"].get("git_commit"),
+                         "config_hash": rec["train"].get("config_hash"),
                          **benchmark(root / "jobs" / f"{jobs[run].name}.benchmark.tsv", len(jobs[run].runs)),
                          "curve_params": json.dumps(rec.get("curve_params") or {}, sort_keys=True)})
         curve = read_curve(run_dir, ident)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import platform
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from datasets.synthetic import GRID_SIZE
 from evaluation import metrics2d as m
 from evaluation.outputs import evaluation_version
 from methods.harness.config import ROOT
+from methods.harness.io import git_commit
 from methods.harness.io import write_json
 from methods.harness.runfiles import METRICS, load_training_set, read_run
 
@@ -48,11 +48,7 @@ CURVE_GRID = 100  # learning-curve KLD on this coarser grid (10⁴ energies per 
 
 
 def provenance(config_hash: str | None) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
+    commit = git_commit(ROOT)
     return {"git_commit": commit, "config_hash": config_hash, "evaluation_version": evaluation_version(),
             "python": platform.python_version(),
             "torch": torch.__version__, "numpy": np.__version__, "sklearn": version("scikit-learn"),
@@ -327,7 +323,8 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
     ident = {k: status[k] for k in ("dataset", "setting", "method", "seed")}
     record = {**ident, "kind": status.get("kind"), "status": status["status"], "failure": status.get("failure"),
               "metrics": {}, "curve_params": status.get("curve_params", {}),
-              "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads")},
+              "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads",
+                                                          "machine", "git_commit", "config_hash")},
               "provenance": provenance(status.get("config_hash"))}
     if status["status"] != "ok":
         return record

@@ -94,3 +94,26 @@ def local_executor(argv: list[str]) -> bool:
         return ExecutorPluginRegistry().get_plugin(executor).common_settings.local_exec
     except (SystemExit, Exception):  # a command line that Snakemake has already accepted or explained itself
         return True
+
+
+def machine(device: str = "cpu") -> str:
+    """Where a run trains, in words, for its record: the GPU's name for a CUDA device, else the CPU's model and
+    how many cores this process may use ("Intel(R) Xeon(R) Processor, 2 cores, x86_64"). Float32 training is not
+    bitwise portable, so a rerun on another machine is a new draw and the published numbers say where they were made."""
+    import os
+    import platform
+
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(int(str(device).partition(":")[2] or 0))
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores, {platform.machine()}"

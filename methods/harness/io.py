@@ -48,3 +48,15 @@ def read_json(path):
         raise FileNotFoundError(f"{path} does not exist") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); delete it and rerun the step that writes it") from None
+
+
+def git_commit(root=None) -> str:
+    """The checkout's commit (12 hex digits), or "unknown" outside a git checkout."""
+    import subprocess
+
+    root = root or Path(__file__).resolve().parents[2]
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -45,7 +45,7 @@ from evaluation import evaluate as ev
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
 from methods.harness import devices
-from methods.harness.io import atomic_path, write_json
+from methods.harness.io import atomic_path, git_commit, write_json
 from methods.harness.runfiles import (CHECKPOINT, CURVE, DENSITY, SAMPLES, STATUS, load_checkpoint,
                                       load_training_set, save_checkpoint, track, training_tensors, write_curve,
                                       write_samples)
@@ -309,6 +309,7 @@ def finish(run: Run, hp: dict, threads: int) -> dict:
               "train_seconds_this_session": run.train_seconds, "stack": run.stack,
               "seconds_per_1000_iterations": 1000 * run.train_seconds / done if done > 0 else None,
               "threads": threads, "seed_value": run.seed_value, "config_hash": run.meta["config_hash"],
+              "git_commit": git_commit(), "machine": devices.machine(hp["device"]),
               "curve_params": run.curve_params or {}, "hparams": hp}
     write_json(run.run_dir / STATUS, record)  # last: the evaluation reads it, and Snakemake waits for it
     return record
