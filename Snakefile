@@ -292,6 +292,7 @@ rule compare:
     per (dataset, setting, method): evaluation/compare.py. Without published numbers the table says so."""
     input:
         metrics=AGG["metrics"],
+        runs=AGG["runs"],  # its `machine` column: where the fresh runs trained (evaluation/compare.py)
         published=[f"{PUBLISHED}/metrics.csv"] if Path(PUBLISHED, "metrics.csv").exists() else [],
     output: md=COMPARE["md"], csv=report(COMPARE["csv"], category="Tables")
     log: OUT + "/logs/compare.log"

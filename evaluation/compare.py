@@ -11,8 +11,11 @@ standard error of that difference (Welch). The verdict:
 * `not published` / `not rerun`: the cell is on one side only.
 
 Missing values (e.g. fid_inception without its weights) are left out. Without a published metrics.csv the table
-says so. On a CPU the suite is deterministic, so a rerun of the published commit reads Δ = 0 everywhere; a change
-of code, package versions or hardware shows up as `differ` beyond the seeds' spread.
+says so. The machines each side trained on (runs.csv's `machine`, beside each metrics.csv) head the table and fill
+its `machine_fresh` / `machine_published` columns. On one CPU model the suite is deterministic, so a rerun of the
+published commit there reads Δ = 0 everywhere; float32 training is not bitwise portable across machines, so on
+another machine every run is a new draw of its seed and only the statistical verdict above applies (on Two-Spiral
+one seed's HSR has moved by 0.2 between machines).
 
     python -m evaluation.compare --metrics results/<profile>/metrics.csv
         --published results/published/<profile>/metrics.csv --out results/<profile>/tables/compare
@@ -30,6 +33,26 @@ from methods.harness.io import atomic_path, write_text
 CELL = ["dataset", "setting", "method", "metric"]
 RULE = "agree: |Δ| ≤ 2·√(sd_f²/n_f + sd_p²/n_p) (Δ = mean_fresh − mean_published; sd over seeds, ddof 1)"
 VERDICTS = ("agree", "differ", "one seed", "not published", "not rerun")
+
+
+def machines(metrics_path) -> str:
+    """The machines the runs behind a metrics.csv trained on (runs.csv beside it), "; "-joined, or "not recorded"."""
+    runs = Path(metrics_path).with_name("runs.csv")
+    if not runs.exists():
+        return "not recorded"
+    found = pd.read_csv(runs).get("machine", pd.Series(dtype=object)).dropna().unique()
+    return "; ".join(sorted(map(str, found))) or "not recorded"
+
+
+def machine_note(fresh: str, published: str) -> str:
+    """One sentence on where each side trained and what that means for reading Δ."""
+    where = f"Trained on: fresh {fresh}; published {published}."
+    if "not recorded" in (fresh, published):
+        return where + " One side does not record its machine, so Δ = 0 cannot be expected; read the verdicts."
+    if fresh == published:
+        return where + " The same machine: a rerun of the published commit should read Δ = 0."
+    return (where + " Different machines: float32 training is not bitwise portable, so each fresh run is a new draw "
+            "of its seed and only the statistical verdict applies.")
 
 
 def spread(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -60,10 +83,10 @@ def compare(fresh: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def markdown(table: pd.DataFrame, published: Path) -> str:
+def markdown(table: pd.DataFrame, published: Path, where: str = "") -> str:
     counts = table["verdict"].value_counts()
     head = (f"Fresh numbers against the published ones ({published}), per (dataset, setting, method, metric); "
-            f"{RULE}.\n\n" + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + "\n\n")
+            f"{RULE}.\n\n" + (f"{where}\n\n" if where else "") + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + "\n\n")
     shown = table.copy()
     for col in ("mean_fresh", "sd_fresh", "mean_published", "sd_published", "delta", "bound"):
         shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
@@ -82,9 +105,12 @@ def write(fresh_path, published_path, out) -> pd.DataFrame | None:
             pd.DataFrame(columns=[*CELL, "verdict"]).to_csv(tmp, index=False)
         return None
     table = compare(pd.read_csv(fresh_path), pd.read_csv(published_path))
+    table["machine_fresh"], table["machine_published"] = machines(fresh_path), machines(published_path)
     with atomic_path(out.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False)
-    write_text(out.with_suffix(".md"), markdown(table, published_path))
+    where = machine_note(machines(fresh_path), machines(published_path))
+    write_text(out.with_suffix(".md"), markdown(table.drop(columns=["machine_fresh", "machine_published"]),
+                                                published_path, where))
     return table
 
 
@@ -100,6 +126,8 @@ def summary(csv_path, listed: int = 15) -> str:
     counts = table["verdict"].value_counts()
     text = (head + f"Per (dataset, setting, method, metric), tables/compare.md; {RULE}. " +
             ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n")
+    if "machine_fresh" in table.columns and len(table):
+        text += "\n" + machine_note(str(table["machine_fresh"].iloc[0]), str(table["machine_published"].iloc[0])) + "\n"
     differ = table[table["verdict"] == "differ"].assign(size=lambda t: (t["delta"] / t["bound"]).abs())
     if len(differ):
         text += "\nLargest differences (|Δ| / bound):\n\n" + "\n".join(

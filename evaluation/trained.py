@@ -144,6 +144,34 @@ def judge(runs: pd.DataFrame, metrics: pd.DataFrame, curves: pd.DataFrame, rules
         "beats_floor", "plateaued", "not_trained_because", "memorised"])], axis=1)
 
 
+def seed_spread(metrics: pd.DataFrame, names=("hsr", "kld", "auc")) -> dict:
+    """The pooled seed-to-seed standard deviation of each final metric: the root mean square, over the (dataset,
+    setting, method) cells of finished runs with at least two seeds, of each cell's sd over its seeds (ddof 1),
+    weighted by its degrees of freedom; the estimate of one sd common to the cells. NaN for a metric with no such
+    cell. The `plateaued` tolerances are twice it (config/config.yaml, `trained:`)."""
+    runs = metrics[~metrics["method"].isin(REFERENCES) & (metrics["status"] == "ok")]
+    out = {}
+    for name in names:
+        cells = runs[runs["metric"] == name].groupby(["dataset", "setting", "method"])["value"]
+        var, df = cells.var(ddof=1), cells.count() - 1
+        keep = df > 0
+        out[name] = float(np.sqrt((var[keep] * df[keep]).sum() / df[keep].sum())) if keep.any() else float("nan")
+    return out
+
+
+def spread_of(entries: list[str]) -> tuple[dict, int, int]:
+    """seed_spread over the metrics.csv of results folders, `DIR` or `DIR:m1,m2` (some methods of one), together;
+    with the number of cells and of runs it rests on."""
+    frames = []
+    for entry in entries:
+        folder, _, names = str(entry).partition(":")
+        m = pd.read_csv(f"{folder}/metrics.csv")
+        frames.append(m[m["method"].isin(names.split(","))] if names else m)
+    m = pd.concat(frames, ignore_index=True)
+    own = m[~m["method"].isin(REFERENCES)]
+    return seed_spread(m), own.groupby(["dataset", "setting", "method"]).ngroups, len(own[IDENTITY].drop_duplicates())
+
+
 def truth(runs: pd.DataFrame, column: str) -> pd.Series:
     """A boolean column of runs.csv as booleans (read back from CSV it may hold strings; missing = False)."""
     if column not in runs:
@@ -163,3 +191,22 @@ def failure_text(failure) -> str:
         return f"at iteration {f['iteration']}" if f else ""
     except (TypeError, ValueError, KeyError):
         return ""
+
+
+def main(argv=None) -> None:
+    """`python -m evaluation.trained --spread DIR[:m1,m2] …`: the pooled seed-to-seed sd of HSR, KLD and AUC over
+    those results, and twice it, the `plateaued` tolerance it implies."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--spread", nargs="+", required=True, metavar="DIR[:m1,m2]",
+                        help="results folders (metrics.csv), optionally some of their methods")
+    args = parser.parse_args(argv)
+    spread, cells, runs = spread_of(args.spread)
+    print(f"pooled seed-to-seed sd over {cells} cells ({runs} runs): " +
+          ", ".join(f"{k} {v:.4f}" for k, v in spread.items()))
+    print("plateaued tolerance (2 sd): " + ", ".join(f"{k} {2 * v:.3f}" for k, v in spread.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -113,11 +113,14 @@ def test_the_snakefile_takes_its_output_names_from_light_modules():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_the_full_profile_is_the_default_plus_ring8_grid25_and_images():
+def test_the_full_profile_holds_every_default_run_and_the_rest_of_the_paper():
     default, full = suite_config.load("default"), suite_config.load("full")
     assert set(suite_config.runs(default)) < set(suite_config.runs(full))  # every default run, unchanged
-    extra = {(r.dataset, r.setting) for r in set(suite_config.runs(full)) - set(suite_config.runs(default))}
-    assert {d for d, _ in extra} == {"ring8", "grid25", "mnist5k"}
+    extra = set(suite_config.runs(full)) - set(suite_config.runs(default))
+    assert {r.dataset for r in extra} == {"two_circle", "two_spiral", "ring8", "grid25", "mnist5k"}
+    assert {"joint_js", "gan", "joint_w_nobridge", "egan", "dgm"} <= {r.method for r in extra}
+    assert any(r.setting.startswith("contaminated") for r in extra) and any(r.setting.startswith("limited")
+                                                                          for r in extra)
     assert full["training"] == default["training"] and full["optim"] == default["optim"]
 
 
@@ -164,18 +167,18 @@ def test_the_cost_estimate_is_the_profiles_runs_times_their_timed_rates(monkeypa
         return pd.DataFrame({"method": names, "ms_per_iteration": [timed[n] for n in names]})
 
     monkeypatch.setattr(bench, "run", fake_run)
-    cfg = suite_config.load("default")
+    cfg = suite_config.load("full")
     table = bench.estimate(cfg, "two_circle", 1, 1, 0).set_index("method")
-    # the default's grid: 15 methods × 2 datasets × 3 seeds, the released presets on both, Fig. 7's 9 noise ratios
-    # (wgan_gp, joint_w) and 8 training-set sizes (dem, joint_w), 3 seeds each
-    assert table["runs"].sum() == 15 * 6 + 2 * 6 + 2 * 27 + 2 * 24
-    assert table.loc["joint_w", "runs"] == 6 + 27 + 24 and table.loc["wgan_gp", "runs"] == 6 + 27
-    assert table.loc["dem", "runs"] == 6 + 24 and table.loc["joint_w@released_code", "runs"] == 6
+    # the full grid's 2-D part: 15 methods × 4 datasets × 3 seeds, the released presets on Two-Circle and
+    # Two-Spiral, Fig. 7's 9 noise ratios (wgan_gp, joint_w) and 8 training-set sizes (dem, joint_w), 3 seeds each
+    assert table["runs"].sum() == 15 * 12 + 2 * 6 + 2 * 27 + 2 * 24
+    assert table.loc["joint_w", "runs"] == 12 + 27 + 24 and table.loc["wgan_gp", "runs"] == 12 + 27
+    assert table.loc["dem", "runs"] == 12 + 24 and table.loc["joint_w@released_code", "runs"] == 6
     iterations = cfg["training"]["iterations"]
     assert (table["iterations"] == iterations).all()
     for name, row in table.iterrows():
         assert row["cpu_hours"] == pytest.approx(row["runs"] * iterations * timed[name] / 3.6e6)
-    bench.main(["--estimate", "--cores", "2"])
+    bench.main(["--estimate", "--profile", "full", "--cores", "2"])
     out = capsys.readouterr().out
     total = table["cpu_hours"].sum()
     assert f"{total:.2f} CPU hours" in out and f"on 2 cores (jobs spread evenly): {total / 2:.2f} h" in out

@@ -87,3 +87,18 @@ def test_truth_reads_csv_round_trips(tmp_path):
     back = pd.read_csv(tmp_path / "r.csv").astype(str)
     assert t.is_trained(back).tolist() == [True, False, False]
     assert t.is_trained(pd.DataFrame({"x": [1]})).tolist() == [False]  # no columns: nothing is trained
+
+
+def test_seed_spread_pools_the_cells_variances_by_their_degrees_of_freedom():
+    """Cells of 2 and 3 seeds with variances 0.02² and 0.05² pool to √((1·0.02² + 2·0.05²)/3); references, a
+    one-seed cell and a diverged run do not count."""
+    from evaluation.trained import seed_spread
+
+    def rows(method, values, status="ok", metric="hsr"):
+        return [{"dataset": "two_circle", "setting": "clean", "method": method, "seed": i, "metric": metric,
+                 "value": v, "status": status} for i, v in enumerate(values)]
+    m = pd.DataFrame(rows("a", [0.70, 0.70 + 0.02 * np.sqrt(2)]) + rows("b", [0.5, 0.55, 0.6]) + rows("c", [0.9])
+                     + rows("ceiling", [0.1, 0.9]) + rows("d", [0.0, 1.0], status="diverged"))
+    got = seed_spread(m)
+    assert got["hsr"] == pytest.approx(np.sqrt((0.02 ** 2 + 2 * 0.05 ** 2) / 3))
+    assert np.isnan(got["kld"])
