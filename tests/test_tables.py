@@ -2,6 +2,7 @@
 seeds are trained."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from evaluation import tables
@@ -36,7 +37,7 @@ def test_image_table_names_its_references_and_sweep_tables_carry_them():
     runs = pd.DataFrame(run_rows("mnist5k", "clean", "wgan_gp", [False]))
     table = tables.clean_table(metrics, runs, ["mnist5k"], ["fid_classifier"])
     assert list(table.index) == ["ceiling: real training images", "floor: uniform noise", "wgan_gp"]
-    assert table.loc["wgan_gp", "mnist5k fid_classifier ↓"] == "2000.000 ± 0.000 (0/1)"
+    assert table.loc["wgan_gp", "mnist5k fid_classifier ↓"] == "2000.000 (0/1)"  # one seed: no spread to show
     sweep = pd.DataFrame(sum((metric_rows("two_circle", f"contaminated-{r}", m, "hsr", [v]) for r in (0.1, 0.2)
                               for m, v in (("floor", 0.2), ("ceiling", 0.9), ("joint_w", 0.5))), []))
     runs = pd.DataFrame(sum((run_rows("two_circle", f"contaminated-{r}", "joint_w", [True]) for r in (0.1, 0.2)),
@@ -44,7 +45,7 @@ def test_image_table_names_its_references_and_sweep_tables_carry_them():
     table = tables.sweep_table(sweep, runs, "contaminated", ["hsr"])
     assert list(table.index) == ["two_circle ceiling: true mixture hsr", "two_circle floor: Gaussian fit hsr",
                                  "two_circle joint_w hsr"]
-    assert table.loc["two_circle joint_w hsr", "contaminated-0.2"] == "0.500 ± 0.000 (1/1)"
+    assert table.loc["two_circle joint_w hsr", "contaminated-0.2"] == "0.500 (1/1)"
 
 
 def test_memorised_runs_are_marked_on_their_generator_cells_with_a_footnote(tmp_path):
@@ -65,3 +66,25 @@ def test_memorised_runs_are_marked_on_their_generator_cells_with_a_footnote(tmp_
     tables.write_table(tables.clean_table(metrics, runs.drop(columns="memorised"), ["two_circle"], ["mmd"]),
                        tmp_path / "plain", "caption")
     assert "†" not in (tmp_path / "plain.md").read_text()  # no mark, no footnote
+
+
+def test_a_cell_shows_no_spread_for_one_seed_and_no_sign_on_zero():
+    assert tables.mean_std(pd.Series([0.25])) == "0.250"
+    assert tables.mean_std(pd.Series([0.1, 0.3])) == f"0.200 ± {np.std([0.1, 0.3], ddof=1):.3f}"
+    assert tables.mean_std(pd.Series([-1e-9, -2e-9])) == "0.000 ± 0.000"
+    assert tables.mean_std(pd.Series([np.nan])) == "–"
+
+
+def test_the_paper_table_sets_the_released_models_beside_our_cells():
+    metrics = pd.DataFrame([{"dataset": "two_circle", "setting": "clean", "method": "joint_w", "seed": s,
+                             "metric": "hsr", "value": v, "status": "ok"} for s, v in enumerate([0.7, 0.8])]
+                           + [{"dataset": "two_circle", "setting": "clean", "method": "wgan_gp", "seed": 0,
+                               "metric": "hsr", "value": 0.6, "status": "ok"}])
+    runs = pd.DataFrame({"dataset": "two_circle", "setting": "clean", "method": ["joint_w", "joint_w", "wgan_gp"],
+                         "seed": [0, 1, 0], "status": "ok", "beats_floor": [True, True, False],
+                         "plateaued": [True, False, False]})
+    released = pd.DataFrame({"dataset": ["two_circle"], "method": ["joint_w"], "metric": ["hsr"], "value": [0.846]})
+    table = tables.paper_table(metrics, runs, released)
+    assert list(table.index) == ["wgan_gp", "joint_w"]  # the paper's row order
+    assert table.loc["joint_w", "released model"] == "0.846" and table.loc["joint_w", "trained"] == "1/2"
+    assert table.loc["wgan_gp", "released model"] == "–" and table.loc["wgan_gp", "ours"] == "0.600"

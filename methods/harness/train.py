@@ -46,6 +46,7 @@ from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
 from methods.harness import devices
 from methods.harness.io import atomic_path, git_commit, write_json
+from methods.harness.progress import Progress
 from methods.harness.runfiles import (CHECKPOINT, CURVE, DENSITY, SAMPLES, STATUS, load_checkpoint,
                                       load_training_set, save_checkpoint, track, training_tensors, write_curve,
                                       write_samples)
@@ -252,6 +253,10 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
     name = runs[0].ident["method"] + (f" ×{len(runs)}" if stacked else "")
     bar = tqdm(range(start + 1, iterations + 1), initial=start, total=iterations, desc=name,
                disable=not sys.stderr.isatty() if progress is None else not progress, mininterval=1.0)
+    where = {f"{run.ident['dataset']}/{run.ident['setting']}" for run in runs}
+    seeds = ", ".join(str(run.ident["seed"]) for run in runs)
+    label = f"{name} {where.pop() if len(where) == 1 else f'{len(where)} settings'} seed{'s' * (len(runs) > 1)} {seeds}"
+    lines = Progress(label, start, iterations) if bar.disable else None  # a log's lines where no bar is drawn
     for it in bar:
         t0 = time.perf_counter()
         method.schedule(it)
@@ -284,6 +289,8 @@ def loop(method, runs: list[Run], hp: dict, progress, views, save, batches=None)
         if log_now:
             bar.set_postfix({k: f"{v:.3g}" for k, v in runs[active[0]].curve[-1].items() if k != "iteration"},
                             refresh=False)
+        if lines is not None:
+            lines.update(it, runs[active[0]].curve[-1] if runs[active[0]].curve else None)
     bar.close()
 
 
