@@ -19,6 +19,7 @@ sys.path.insert(0, workflow.basedir)
 import datasets  # noqa: E402
 from methods.harness import config as suite_config  # noqa: E402
 from methods.harness.devices import local_executor  # noqa: E402
+from methods.harness.runcheck import executing, repair  # noqa: E402
 from evaluation.outputs import REFERENCES, TABLES, code_version, evaluation_version, figure_names  # noqa: E402
 
 configfile: "config/config.yaml"
@@ -47,6 +48,14 @@ FIGURES = figure_names(config)
 COMPARE = {"md": f"{OUT}/tables/compare.md", "csv": f"{OUT}/tables/compare.csv"}
 EVALUATION_VERSION = evaluation_version()  # changes with the evaluation code: every run is re-evaluated, none retrained
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
+
+
+if workflow.is_main_process:  # a finished job whose files are damaged runs again (methods/harness/runcheck.py)
+    fix = executing(sys.argv)
+    for line in repair({name: [f"{OUT}/runs/{r.path}" for r in job.runs] for name, job in JOBS.items()}, Path(OUT),
+                       apply=fix):
+        print(("Repairing: " if fix else "Damaged (a run without -n moves it aside and reruns its job): ") + line,
+              file=sys.stderr)
 
 
 onstart:

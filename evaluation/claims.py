@@ -26,7 +26,7 @@ on the clean setting unless it says otherwise; "both datasets" = Two-Circle and 
 * C8, the bridge is what helps (the suite's ablation: joint_w_nobridge is joint_w with λ2 = 0): joint_w has a
   higher HSR, a lower KLD and a higher AUC than joint_w_nobridge, on both datasets.
 
-The gate (README, "Trained, not merely run"). A comparison is judged only when every run behind it, every seed of
+The gate (docs/metrics.md, "Trained, not merely run"). A comparison is judged only when every run behind it, every seed of
 every (dataset, setting, method) it compares, is trained (runs.csv: `beats_floor` and `plateaued`,
 evaluation/trained.py); otherwise its verdict is `not assessable`, with the runs and the conditions that failed.
 

@@ -1,4 +1,4 @@
-"""Reference rows of every table and figure (README, "Trained, not merely run"): what the metrics read for the best
+"""Reference rows of every table and figure (docs/metrics.md, "Trained, not merely run"): what the metrics read for the best
 possible model (the ceiling) and for a trivial one (the floor), computed by the same evaluation code as the runs, on
 the same stored training sets, so every run's numbers can be read against both.
 

@@ -1,4 +1,4 @@
-"""Is a run trained? (README, "Trained, not merely run") Two recorded facts per run, in runs.csv, with the reason when
+"""Is a run trained? (docs/metrics.md, "Trained, not merely run") Two recorded facts per run, in runs.csv, with the reason when
 either fails:
 
 * `beats_floor`: every judged metric of the run (below) is better than the floor's (evaluation/references.py) by

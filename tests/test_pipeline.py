@@ -108,6 +108,36 @@ def test_smoke_rerun_has_nothing_to_do(smoke):
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def test_damaged_outputs_rerun_what_needs_them(smoke):
+    """A truncated checkpoint, an empty samples.npy and a deleted metrics.json: a dry run names each file; a real
+    run moves the damaged files aside, retrains or re-evaluates their jobs and re-aggregates, after which nothing is
+    left to do and the repaired run's numbers are its earlier ones (a finished run resumes from its checkpoint)."""
+    repo = smoke.parents[1]
+    runs = smoke / "runs" / "two_circle" / "clean"
+    before = pd.read_csv(smoke / "metrics.csv").set_index(["dataset", "setting", "method", "seed", "metric"])
+    checkpoint, samples, metrics = (runs / "joint_w" / "seed0" / "checkpoint.pt", runs / "wgan_gp" / "seed0" /
+                                    "samples.npy", runs / "dem" / "seed0" / "metrics.json")
+    with open(checkpoint, "r+b") as f:
+        f.truncate(1000)
+    samples.write_bytes(b"")
+    metrics.unlink()
+    proc = snakemake(["-n", "--cores", "2", "--config", "profile=smoke"], repo)
+    out = proc.stdout + proc.stderr
+    for path, why in ((checkpoint, "not a whole archive"), (samples, "empty"), (metrics, "missing")):
+        assert f"{path.relative_to(repo)}: {why}" in out, out[-3000:]
+    proc = snakemake(["--cores", "2", "--config", "profile=smoke"], repo)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "Repairing: " in out and "rule train" in out and "rule evaluate" in out and "rule aggregate" in out
+    assert (checkpoint.parent / "checkpoint.pt.damaged").exists() and checkpoint.exists()
+    assert (samples.parent / "samples.npy.damaged").exists() and samples.stat().st_size > 0
+    assert metrics.exists()
+    after = pd.read_csv(smoke / "metrics.csv").set_index(["dataset", "setting", "method", "seed", "metric"])
+    pd.testing.assert_series_equal(after["value"], before["value"])
+    proc = snakemake(["-n", "--cores", "2", "--config", "profile=smoke"], repo)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
 def test_fresh_numbers_are_compared_with_the_published_ones(smoke):
     """With published numbers beside it (here the smoke run's own, as after publishing it), the DAG reruns only the
     comparison and the claims report, and every cell agrees; `figures --config published=true` redraws the

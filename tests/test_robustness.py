@@ -1,4 +1,4 @@
-"""Robustness and scale-out (README, "Robustness" and "Clusters and GPUs"): a killed training job resumes to the identical result,
+"""Robustness and scale-out (docs/metrics.md, "Robustness" and "Clusters and GPUs"): a killed training job resumes to the identical result,
 runs are deterministic, bad input gets one clear message and writes nothing, a diverging run is recorded and
 counted while the DAG goes on, and the DAG runs through Snakemake's cluster-generic executor with the same results
 (and lists its SLURM resources)."""

@@ -134,7 +134,7 @@ class Method(nn.Module):
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
 
-    # --- weight averages (hp["ema"]; README, "The training recipe") ---------------------------------------------
+    # --- weight averages (hp["ema"]; docs/recipe.md) ---------------------------------------------
     # With ema > 0 the runner keeps an exponential moving average of the weights of the networks a method is
     # evaluated by (AVERAGED: its generator, its energy), and every metric, curve row, sample and density is that of
     # the average (Polyak averaging; Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training").

@@ -1,5 +1,5 @@
 """Stacks: K independent runs of one method trained together, as one set of networks with a leading run dimension
-(README, "Stacked runs").
+(docs/performance.md, "Stacked runs").
 
 A 2-D training iteration is bound by the fixed cost of each tensor operation, not by its arithmetic: one layer of
 a 128-wide MLP on a batch of 100 is a few hundred thousand multiply-adds. K runs of the same method and data shape

@@ -1,4 +1,4 @@
-"""Cost of one training iteration of every registered method, and of a naive Joint-W (README, "Speed").
+"""Cost of one training iteration of every registered method, and of a naive Joint-W (docs/performance.md, "Speed").
 
     python -m methods.harness.bench --dataset two_circle [--iterations 50 --repeats 7 --warmup 20] [--methods a b …]
                             [--out results/<profile>/tables/bench]

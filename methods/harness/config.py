@@ -268,7 +268,7 @@ class Run:
 @dataclasses.dataclass(frozen=True)
 class Job:
     """A training job: runs of one method with the same hyper-parameters, trained together (a stack where the
-    method stacks; README, "Stacked runs"). `name` is its file name below results/<profile>/jobs/."""
+    method stacks; docs/performance.md, "Stacked runs"). `name` is its file name below results/<profile>/jobs/."""
     name: str
     method: str
     runs: tuple[Run, ...]

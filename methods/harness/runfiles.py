@@ -25,8 +25,7 @@ import datasets
 import methods
 from methods.harness.io import atomic_path, read_json
 
-CHECKPOINT, SAMPLES, CURVE, STATUS, METRICS = "checkpoint.pt", "samples.npy", "curve.csv", "train.json", "metrics.json"
-DENSITY = "density.npz"
+from methods.harness.runcheck import CHECKPOINT, CURVE, DENSITY, METRICS, SAMPLES, STATUS  # noqa: F401
 
 
 def load_training_set(path) -> dict:
@@ -118,9 +117,25 @@ def read_curve(path) -> list[dict]:
 
 def read_run(run_dir) -> dict:
     """What the evaluation reads from a trained run's folder: `status` (train.json), `method` (restored from the
-    checkpoint; None unless the run finished), `samples` and `curve`."""
+    checkpoint; None unless the run finished), `samples` and `curve`. A missing or unreadable file raises a
+    ValueError that names it and the fix."""
     run_dir = Path(run_dir)
-    status = read_json(run_dir / STATUS)
-    method = load_method(run_dir / CHECKPOINT)[0] if status["status"] == "ok" else None
-    return {"status": status, "method": method, "samples": np.load(run_dir / SAMPLES),
-            "curve": read_curve(run_dir / CURVE)}
+
+    def load(name, reader):
+        try:
+            return reader(run_dir / name)
+        except ValueError as err:
+            if str(run_dir) in str(err):  # the checkpoint's own message names its file and the fix
+                raise
+            raise ValueError(f"{run_dir / name} is unreadable ({err}); {FIX}") from None
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{run_dir / name} is missing or unreadable ({type(err).__name__}: {err}); {FIX}") \
+                from None
+
+    status = load(STATUS, read_json)
+    method = load(CHECKPOINT, lambda p: load_method(p)[0]) if status["status"] == "ok" else None
+    return {"status": status, "method": method, "samples": load(SAMPLES, np.load), "curve": load(CURVE, read_curve)}
+
+
+FIX = ("run snakemake again: it moves a damaged file aside and reruns the job that writes it "
+       "(methods/harness/runcheck.py)")
