@@ -3,7 +3,9 @@
 A method file `methods/<name>.py` defines one subclass of `methods.core.base.Method` with `name = "<name>"`,
 decorated with `@register`, written from the update blocks of methods/core/updates.py; it declares its own
 hyper-parameters (`hyperparameters`, name → Param; config/config.yaml's `methods: <name>:` entry sets only what
-runs use differently).
+runs use differently). A variant of another method's algorithm (joint_js of joint_w, dgm of egan, wgan_er of
+gan_er, …) is an ordinary subclass of that method's class in its own file, registered the same way, declaring
+`name` and every class attribute that differs (e.g. `loss`, `kind`, `bridged`, `hyperparameters`).
 Nothing else needs editing: `available()` finds the file, the DAG, tests, tables and figures pick it up.
 `python -m methods` lists every method with its kind, its declared parameters and the values runs get.
 
@@ -18,16 +20,14 @@ from pathlib import Path
 KINDS = ("implicit", "explicit", "joint")  # a generator; an energy model (with or without a sampler); both
 
 _REGISTRY: dict[str, type] = {}
-# what Python records about a class statement itself, not part of its body (register_variant)
-_CLASS_BOOKKEEPING = ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__",
-                      "__static_attributes__")
 
 
 def register(cls):
-    """Class decorator: make `cls` available under `cls.name`, which must equal its file's name; its `kind` must be
-    one of KINDS and each declared parameter's default must pass its own check."""
+    """Class decorator: make `cls` available under `cls.name`, which must equal its file's name and be set in the
+    class itself (a variant, a subclass of another method's class, would otherwise inherit its base's name); its
+    `kind` must be one of KINDS and each declared parameter's default must pass its own check."""
     module = cls.__module__.rsplit(".", 1)[-1]
-    if cls.name != module:
+    if vars(cls).get("name") != module:
         raise TypeError(f"method class {cls.__qualname__} in methods/{module}.py has name = {cls.name!r}; "
                         f"a method's name must equal its file's name ({module!r})")
     if cls.kind not in KINDS:
@@ -59,15 +59,3 @@ def get(name: str) -> type:
                         f"name = {name!r} with @register")
     return _REGISTRY[name]
 
-
-def register_variant(method: type, module: str, doc: str, **attributes) -> type:
-    """Register, for the method file `module` (pass `__name__`), a method with `method`'s algorithm and other class
-    attributes (e.g. `loss="gan"`, `kind="joint"`, `hyperparameters={...}`): a class of its own, built from `method`'s
-    body, not a subclass of it (methods/joint_js.py, methods/dgm.py). `doc` (pass `__doc__`) is its docstring."""
-    name = module.rsplit(".", 1)[-1]
-    body = {k: v for k, v in vars(method).items() if k not in _CLASS_BOOKKEEPING}
-    title = "".join(part.capitalize() for part in name.split("_"))
-    base = method.__mro__[1]
-    cls = type(title, (base,), {**body, "__module__": module, "__qualname__": title, "__doc__": doc, "name": name,
-                                **attributes})
-    return register(cls)

@@ -34,16 +34,23 @@ alternate one and one); set it to 1 in config for the published schedule.
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.params import Param
 from methods.egan import Egan
 
-# egan's updates, kind "joint" (an energy model and a generator, each trained against the other), its own defaults
-Dgm = register_variant(Egan, __name__, __doc__, kind="joint", hyperparameters={
-    **Egan.hyperparameters,
-    "margin": Param(None, "null: the plain maximum-likelihood loss E_data[E] − E_G[E]", low=0, nullable=True,
-                    type=float),
-    "base_std": Param(10.0, "σ of the Gaussian base term (paper: σ = 1 on normalised data; 2-D data span ~±10)",
-                      low=0, nullable=True, type=float),
-    "energy_l2": Param(0.0, "as published: Kim & Bengio's loss has no energy-magnitude penalty", low=0),
-})
+
+@register
+class Dgm(Egan):
+    """egan's updates, kind "joint" (an energy model and a generator, each trained against the other), with its own
+    defaults (module docstring)."""
+
+    name = "dgm"
+    kind = "joint"
+    hyperparameters = {
+        **Egan.hyperparameters,
+        "margin": Param(None, "null: the plain maximum-likelihood loss E_data[E] − E_G[E]", low=0, nullable=True,
+                        type=float),
+        "base_std": Param(10.0, "σ of the Gaussian base term (paper: σ = 1 on normalised data; 2-D data span ~±10)",
+                          low=0, nullable=True, type=float),
+        "energy_l2": Param(0.0, "as published: Kim & Bengio's loss has no energy-magnitude penalty", low=0),
+    }

@@ -42,7 +42,7 @@ from methods import register
 from methods.core.params import Param
 from methods.core.base import Method
 from methods.core.nets import energy
-from methods.core.stack import draw
+from methods.core.stack import batch_dim, draw, draw_at, per_run, row_index, run_dims
 from methods.core.stein import model_score
 
 SAMPLE_INITS = ("noise", "buffer")
@@ -81,29 +81,30 @@ class EbmLangevin(Method):
         hp = self.hp  # sample_init and the other declared parameters checked by Method.__init__
         self.energy_net = energy(hp, data_shape, self.stack)
         self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
-        lead = () if self.stack is None else (len(self.stack),)  # a stack's buffers are per run
-        self.register_buffer("replay", torch.zeros(*lead, hp["buffer_size"], *data_shape))
-        self.register_buffer("data_low", torch.full((*lead, *data_shape), float("inf")))   # running min of batches
-        self.register_buffer("data_high", torch.full((*lead, *data_shape), float("-inf")))  # running max
+        runs = run_dims(self.stack)  # a stack's buffers are per run
+        self.register_buffer("replay", torch.zeros(*runs, hp["buffer_size"], *data_shape))
+        self.register_buffer("data_low", torch.full((*runs, *data_shape), float("inf")))   # running min of batches
+        self.register_buffer("data_high", torch.full((*runs, *data_shape), float("-inf")))  # running max
         self.register_buffer("replay_filled", torch.tensor(False))
 
     # --- the sampler --------------------------------------------------------------------------------------------
-    def box(self, run: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The data box widened by `box_widen` × its half-range on each side: broadcastable against a batch
-        (K, n, d) of the stack, or of one run of it."""
-        low, high = (self.data_low, self.data_high) if run is None else (self.data_low[run], self.data_high[run])
+    def box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The data box widened by `box_widen` × its half-range on each side, broadcastable against a batch (n, d),
+        or (K, n, d) of a stack."""
+        low, high = self.data_low, self.data_high
         pad = self.hp["box_widen"] * (high - low) / 2
-        low, high = low - pad, high + pad
-        return (low[:, None], high[:, None]) if self.stack is not None and run is None else (low, high)
+        return per_run(self.stack, low - pad), per_run(self.stack, high + pad)
 
-    def uniform(self, n: int, run: int | None = None) -> torch.Tensor:
-        """n points uniform over the data box: of every run (each from its own stream), or of stack run `run`."""
+    def uniform(self, n: int, where: torch.Tensor | None = None) -> torch.Tensor:
+        """n points uniform over the data box (per run, each from its own stream); with a mask `where` ((n,), or
+        (K, n)), drawn only where it is True (each run as many as it has there; the other points are the box's
+        low corner)."""
         if not torch.isfinite(self.data_low).all():
             raise RuntimeError("ebm_langevin has seen no training data yet, so its sampler has no data box")
-        low, high = self.box(run)
-        if run is None:
-            return low + (high - low) * draw(self.stack, torch.rand, n, *self.data_shape)
-        return low + (high - low) * torch.rand(n, *self.data_shape, generator=self.stack.generators[run])
+        low, high = self.box()
+        u = draw(self.stack, torch.rand, n, *self.data_shape) if where is None else \
+            draw_at(self.stack, where, torch.rand, *self.data_shape)
+        return low + (high - low) * u
 
     def langevin(self, x: torch.Tensor, steps: int, noisy_last: bool = True) -> torch.Tensor:
         """`steps` Langevin steps on E from x (gradients w.r.t. x only; parameters untouched); with
@@ -122,15 +123,13 @@ class EbmLangevin(Method):
     def buffered(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n random replay-buffer indices per run and the chains stored there."""
         idx = draw(self.stack, lambda *shape, **g: torch.randint(self.hp["buffer_size"], shape, **g), n)
-        if self.stack is None:
-            return idx, self.replay[idx]
-        return idx, self.replay[torch.arange(len(self.stack))[:, None], idx]
+        return idx, self.replay[row_index(self.stack, idx)]
 
     # --- training -----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def observe(self, real: torch.Tensor) -> None:
         """Grow the data box to cover this batch; on the first call, fill the replay buffer with uniform noise."""
-        rows = 0 if self.stack is None else 1
+        rows = batch_dim(self.stack)
         self.data_low.copy_(torch.minimum(self.data_low, real.min(rows).values))
         self.data_high.copy_(torch.maximum(self.data_high, real.max(rows).values))
         if not self.replay_filled:
@@ -140,16 +139,9 @@ class EbmLangevin(Method):
     def negatives(self, n: int) -> torch.Tensor:
         idx, start = self.buffered(n)
         fresh = draw(self.stack, torch.rand, n) >= self.hp["buffer_prob"]
-        if self.stack is None:
-            start[fresh] = self.uniform(int(fresh.sum()))
-        else:  # each run draws as many fresh starts as it has, from its own stream
-            for k in range(len(self.stack)):
-                start[k, fresh[k]] = self.uniform(int(fresh[k].sum()), run=k)
+        start[fresh] = self.uniform(n, where=fresh)[fresh]  # each run draws as many fresh starts as it has
         x = self.langevin(start, self.hp["langevin_steps"])
-        if self.stack is None:
-            self.replay[idx] = x
-        else:
-            self.replay[torch.arange(len(self.stack))[:, None], idx] = x
+        self.replay[row_index(self.stack, idx)] = x
         return x
 
     def train_step(self, data):

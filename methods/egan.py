@@ -42,6 +42,7 @@ from methods import register
 from methods.core.base import Method
 from methods.core.nets import energy, generator
 from methods.core.params import Param
+from methods.core.stack import dot, per_run, points, run_dims
 from methods.core.stein import autograd_score, score_from_energy
 from methods.core.terms import Entropy, MeanEnergy
 from methods.core.updates import GeneratorUpdate
@@ -63,17 +64,15 @@ class BasedEnergy(nn.Module):
 
     def __init__(self, hp: dict, shape: tuple[int, ...], stack=None):
         super().__init__()
-        self.net, self.stacked = energy(hp, shape, stack), stack is not None
+        self.net, self.shape, self.stack = energy(hp, shape, stack), tuple(shape), stack
         self.base_std = hp["base_std"]
         if self.base_std is not None:
-            self.b = nn.Parameter(torch.zeros(*(() if stack is None else (len(stack),)), math.prod(shape)))
+            self.b = nn.Parameter(torch.zeros(*run_dims(stack), math.prod(shape)))
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
         """‖x‖²/(2σ²) − bᵀx per point."""
-        if self.stacked:
-            return x.pow(2).sum(-1) / (2 * self.base_std ** 2) - (x @ self.b.unsqueeze(-1)).squeeze(-1)
-        flat = x.flatten(1)
-        return flat.pow(2).sum(1) / (2 * self.base_std ** 2) - flat @ self.b
+        flat = points(x, self.shape)
+        return flat.pow(2).sum(-1) / (2 * self.base_std ** 2) - dot(self.stack, flat, self.b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.net(x)
@@ -87,7 +86,7 @@ class BasedEnergy(nn.Module):
         e, s = self.net.energy_and_score(x, frozen)
         if self.base_std is None:
             return e, s
-        b = self.b.unsqueeze(-2) if self.stacked else self.b.view(x.shape[1:])
+        b = per_run(self.stack, self.b.view(*run_dims(self.stack), *self.shape))  # broadcasts against x
         return e + self.base(x), s - (x / self.base_std ** 2 - b)
 
 
@@ -112,7 +111,7 @@ class Egan(Method):
     }
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
-        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): dgm's class is built from this body
+        super().__init__(hp, data_shape, stack)
         hp = self.hp
         self.energy_net = BasedEnergy(hp, data_shape, self.stack)
         self.generator = generator(hp, data_shape, self.stack)
@@ -136,8 +135,7 @@ class Egan(Method):
         if self.hp["energy_l2"] > 0:
             loss = loss + self.hp["energy_l2"] * (e_real.pow(2).mean(-1) + e_fake.pow(2).mean(-1))
         if self.hp["grad_penalty"] > 0:
-            score = score_from_energy(self.energy_net, real)  # −∇E(x⁺), differentiable
-            score = score.flatten(1) if self.stack is None else score
+            score = points(score_from_energy(self.energy_net, real), self.data_shape)  # −∇E(x⁺), differentiable
             loss = loss + self.hp["grad_penalty"] * score.pow(2).sum(-1).mean(-1)
         return loss
 

@@ -27,7 +27,7 @@ class GanLr(Method):
     hyperparameters = {**GAN_PARAMETERS, **Likelihood.hyperparameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
-        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): wgan_lr is a class built from this body
+        super().__init__(hp, data_shape, stack)
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.dae = self.score_estimator("dae")  # ∇ log p_data, fitted on data
         self.updates = AdversarialTraining(self, self.loss, [Likelihood(self.dae, self.hp["likelihood_weight"])])

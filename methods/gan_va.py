@@ -28,7 +28,7 @@ class GanVa(Method):
     hyperparameters = {**GAN_PARAMETERS, **AnnealedEntropy.hyperparameters}
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
-        Method.__init__(self, hp, data_shape, stack)  # by name, not super(): wgan_va is a class built from this body
+        super().__init__(hp, data_shape, stack)
         hp = self.hp
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples

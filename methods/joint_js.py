@@ -8,9 +8,15 @@ bridge; gp_weight and penalty are declared as joint_w's, unused by the GAN loss.
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.updates import GAN_PARAMETERS
 from methods.joint_w import JointW
 
-JointJs = register_variant(JointW, __name__, __doc__, loss="gan",
-                           hyperparameters={**JointW.hyperparameters, **GAN_PARAMETERS})
+
+@register
+class JointJs(JointW):
+    """joint_w's algorithm with D1 = the GAN loss (module docstring)."""
+
+    name = "joint_js"
+    loss = "gan"
+    hyperparameters = {**JointW.hyperparameters, **GAN_PARAMETERS}

@@ -73,8 +73,7 @@ class JointW(Method):
     }
 
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
-        # Method.__init__ by name, not super(): joint_js and joint_w_nobridge are classes built from this body
-        Method.__init__(self, hp if self.bridged else {**hp, "bridge_weight": 0.0}, data_shape, stack)
+        super().__init__(hp if self.bridged else {**hp, "bridge_weight": 0.0}, data_shape, stack)
         hp = self.hp
         joint = hp["stein_updates"] == "joint"
         if not joint and hp["energy_steps"] != 1:

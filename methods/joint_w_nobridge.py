@@ -10,11 +10,16 @@ computed and logged (`stein_gen`), so the curves show how far apart the unbridge
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.params import Param
 from methods.joint_w import JointW
 
-JointWNobridge = register_variant(
-    JointW, __name__, __doc__, bridged=False,
-    hyperparameters={**JointW.hyperparameters,
-                "bridge_weight": Param(0.0, "λ2: forced to 0 by this ablation, whatever the value", low=0)})
+
+@register
+class JointWNobridge(JointW):
+    """joint_w with the bridge cut, λ2 = 0 (module docstring)."""
+
+    name = "joint_w_nobridge"
+    bridged = False
+    hyperparameters = {**JointW.hyperparameters,
+                       "bridge_weight": Param(0.0, "λ2: forced to 0 by this ablation, whatever the value", low=0)}

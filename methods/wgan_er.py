@@ -5,11 +5,16 @@ critic and generator loss (methods/wgan_gp.py),
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.terms import Entropy
 from methods.core.updates import WGAN_GP_PARAMETERS
 from methods.gan_er import GanEr
 
-# gan_er's algorithm on WGAN-GP's critic and generator loss
-WganEr = register_variant(GanEr, __name__, __doc__, loss="wgan",
-                          hyperparameters={**WGAN_GP_PARAMETERS, **Entropy.hyperparameters})
+
+@register
+class WganEr(GanEr):
+    """gan_er's algorithm on WGAN-GP's critic and generator loss (module docstring)."""
+
+    name = "wgan_er"
+    loss = "wgan"
+    hyperparameters = {**WGAN_GP_PARAMETERS, **Entropy.hyperparameters}

@@ -5,11 +5,16 @@ critic and generator loss (methods/wgan_gp.py),
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.terms import Likelihood
 from methods.core.updates import WGAN_GP_PARAMETERS
 from methods.gan_lr import GanLr
 
-# gan_lr's algorithm on WGAN-GP's critic and generator loss
-WganLr = register_variant(GanLr, __name__, __doc__, loss="wgan",
-                          hyperparameters={**WGAN_GP_PARAMETERS, **Likelihood.hyperparameters})
+
+@register
+class WganLr(GanLr):
+    """gan_lr's algorithm on WGAN-GP's critic and generator loss (module docstring)."""
+
+    name = "wgan_lr"
+    loss = "wgan"
+    hyperparameters = {**WGAN_GP_PARAMETERS, **Likelihood.hyperparameters}

@@ -5,11 +5,16 @@ annealed entropy regulariser on WGAN-GP's critic and generator loss (methods/wga
 """
 from __future__ import annotations
 
-from methods import register_variant
+from methods import register
 from methods.core.terms import AnnealedEntropy
 from methods.core.updates import WGAN_GP_PARAMETERS
 from methods.gan_va import GanVa
 
-# gan_va's algorithm on WGAN-GP's critic and generator loss
-WganVa = register_variant(GanVa, __name__, __doc__, loss="wgan",
-                          hyperparameters={**WGAN_GP_PARAMETERS, **AnnealedEntropy.hyperparameters})
+
+@register
+class WganVa(GanVa):
+    """gan_va's algorithm on WGAN-GP's critic and generator loss (module docstring)."""
+
+    name = "wgan_va"
+    loss = "wgan"
+    hyperparameters = {**WGAN_GP_PARAMETERS, **AnnealedEntropy.hyperparameters}

@@ -1,7 +1,7 @@
 """The generic method test (README, "Adding a method"), parametrised over the registry: every registered method
 runs a few iterations on tiny data with finite losses, right-shaped samples, finite energies and an exact
 checkpoint round-trip; declares valid parameters; and is written from the update blocks (methods/core/updates.py)
-as a direct subclass of Method, without the fast paths' internals."""
+as a subclass of Method (a variant: of its method's class), without the fast paths' internals."""
 from __future__ import annotations
 
 import ast
@@ -44,12 +44,31 @@ def test_registry_is_consistent():
         assert cls.kind in KINDS and (cls.kind != "implicit" or not cls.has_energy), name
 
 
-def test_method_classes_are_one_level_below_method():
-    """Composition, not inheritance: Method → X for every method; no method class subclasses another."""
+VARIANTS = {"joint_js": "joint_w", "joint_w_nobridge": "joint_w", "dgm": "egan", "wgan_er": "gan_er",
+            "wgan_lr": "gan_lr", "wgan_va": "gan_va"}  # a method with another method's algorithm: its subclass
+
+
+def test_method_classes_subclass_method_and_variants_subclass_their_method():
+    """Every method class is Method → X, or, for a variant of another method's algorithm, Method → base → X with the
+    base a registered method; isinstance answers as the algorithm says (a joint_js is a joint_w)."""
     classes = {name: methods.get(name) for name in ALL}
     for name, cls in classes.items():
-        assert [k for k in cls.__mro__ if issubclass(k, Method)] == [cls, Method], (name, cls.__mro__)
-        assert not any(issubclass(cls, other) for o, other in classes.items() if o != name), name
+        chain = [k for k in cls.__mro__ if issubclass(k, Method)]
+        expected = [cls, classes[VARIANTS[name]], Method] if name in VARIANTS else [cls, Method]
+        assert chain == expected, (name, cls.__mro__)
+        assert cls.__module__ == f"methods.{name}" and "name" in vars(cls), name
+    method = build("joint_js")
+    assert isinstance(method, classes["joint_w"]) and not isinstance(method, classes["joint_w_nobridge"])
+
+
+def test_register_rejects_a_class_without_its_own_name():
+    """A subclass that forgets `name` inherits its base's: register refuses it, even in its base's own file."""
+    base = methods.get("joint_w")
+    for module in ("methods.joint_w_ablation", "methods.joint_w"):
+        orphan = type("Orphan", (base,), {"__module__": module, "loss": "gan"})
+        with pytest.raises(TypeError, match="must equal its file's name"):
+            methods.register(orphan)
+    assert methods.get("joint_w") is base
 
 
 INTERNALS = {"methods.core.fused", "methods.core.steps", "methods.core.optim"}
@@ -69,6 +88,15 @@ def test_method_files_use_blocks_not_the_fast_paths_internals():
     """The choice between the closed-form path and autograd lives in the update blocks, never in a method file."""
     for path in sorted(Path(methods.__file__).parent.glob("*.py")):
         assert not imported_modules(path) & INTERNALS, f"{path.name} imports {imported_modules(path) & INTERNALS}"
+
+
+def test_method_files_read_the_same_for_one_run_and_a_stack():
+    """Stacking is the networks', the blocks' and methods/core/stack.py's layout helpers' business: no method file
+    branches on whether it trains one run or a stack."""
+    branch = re.compile(r"stack is (not )?None|\.stacked\b|len\(self\.stack\)")
+    for path in sorted(Path(methods.__file__).parent.glob("*.py")):
+        hits = [line.strip() for line in path.read_text().splitlines() if branch.search(line)]
+        assert not hits, f"{path.name}: {hits}"
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -47,6 +47,7 @@ class Method(nn.Module):
     hyperparameters: dict[str, Param] = {}
     # whether K runs can train as one stack (methods/core/stack.py): its networks come from methods/core/nets.py
     # with `self.stack`, its steps from the update blocks, and its own tensor code keeps a leading run dimension
+    # through the layout helpers of methods/core/stack.py (no branch on `stack is None` in a method file)
     stackable: bool = False
 
     @classmethod

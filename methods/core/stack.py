@@ -16,7 +16,9 @@ every matrix product a batched one (`torch.baddbmm`), and each of the K runs sti
 
 `stack = None` is an ordinary run: no leading dimension, the global random generators, exactly the arithmetic of
 an unstacked run. The update blocks (methods/core/updates.py) and the networks (methods/core/nets.py) take care of
-the run dimension; a method file only passes `self.stack` to the network factories.
+the run dimension; a method file only passes `self.stack` to the network factories, and its own tensor code uses
+the layout helpers below (`run_dims`, `batch_dim`, `per_run`, `points`, `dot`, `row_index`, `draw`, `draw_at`),
+which handle one run and a stack alike, so it has no branch on `stack is None`.
 """
 from __future__ import annotations
 
@@ -58,6 +60,56 @@ def runs(stack: Stack | None) -> int:
 def draw(stack: Stack | None, sampler, *shape: int, dim: int = 0) -> torch.Tensor:
     """`sampler(*shape)` from the global generator (stack None), or each run's, stacked along `dim`."""
     return sampler(*shape) if stack is None else stack.draw(sampler, *shape, dim=dim)
+
+
+# Layouts of a method's own tensors, for one run (stack None) and for a stack of K runs alike, so that a method file
+# reads the same for both (methods/ebm_langevin.py, methods/egan.py): a per-run tensor (a buffer, a parameter) has
+# the leading dimensions `run_dims`, a batch of points has its batch dimension at `batch_dim`.
+def run_dims(stack: Stack | None) -> tuple[int, ...]:
+    """The leading dimensions of a tensor held per run: () for one run, (K,) for a stack."""
+    return () if stack is None else (len(stack),)
+
+
+def batch_dim(stack: Stack | None) -> int:
+    """The batch dimension of a batch of points: 0 for one run ((n, *shape)), 1 for a stack ((K, n, *shape))."""
+    return 0 if stack is None else 1
+
+
+def per_run(stack: Stack | None, t: torch.Tensor) -> torch.Tensor:
+    """A tensor held per run, (*run_dims, *shape), made broadcastable against a batch (*run_dims, n, *shape):
+    unchanged for one run, (K, 1, *shape) for a stack."""
+    return t if stack is None else t.unsqueeze(1)
+
+
+def points(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """A batch of points of data shape `shape` as vectors: (n, D) for one run's (n, *shape) (images flattened),
+    (K, n, D) for a stack's (K, n, *shape); D = prod(shape)."""
+    return x.flatten(x.dim() - len(shape))
+
+
+def dot(stack: Stack | None, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """x·v for every point: x (n, D) and v (D,) for one run (a matrix-vector product), x (K, n, D) and v (K, D) for
+    a stack, each run's points with its own v (a batched product); shape (*run_dims, n)."""
+    return x @ v if stack is None else (x @ v.unsqueeze(-1)).squeeze(-1)
+
+
+def row_index(stack: Stack | None, idx: torch.Tensor):
+    """The index that reads or writes rows `idx` of a tensor held per run, (*run_dims, N, …): rows idx (n,) of one
+    run's (N, …), or rows idx[k] (idx (K, n)) of each run k's part of a stack's (K, N, …)."""
+    return idx if stack is None else (torch.arange(len(stack))[:, None], idx)
+
+
+def draw_at(stack: Stack | None, mask: torch.Tensor, sampler, *shape: int) -> torch.Tensor:
+    """A tensor (*mask.shape, *shape) holding, where `mask` ((n,), or (K, n) for a stack) is True, `sampler(m,
+    *shape)`: one draw from the global generator for one run, one from each run's stream for a stack (run k draws
+    m = its number of True entries, so its stream advances as in a run alone); zero elsewhere."""
+    out = torch.zeros(*mask.shape, *shape, device=mask.device)
+    if stack is None:
+        out[mask] = sampler(int(mask.sum()), *shape)
+    else:
+        for k, g in enumerate(stack.generators):
+            out[k, mask[k]] = sampler(int(mask[k].sum()), *shape, generator=g)
+    return out
 
 
 class StackedBatches:

@@ -55,7 +55,7 @@ def model_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     else:
         e, s = autograd_score(energy, x, create_graph)
     if kind == "density_gradient":
-        s = torch.exp(-e).reshape(-1, *[1] * (x.dim() - 1)) * s
+        s = torch.exp(-e).reshape(*e.shape, *[1] * (x.dim() - e.dim())) * s  # (B, 1) alone, (K, B, 1) in a stack
     return s if create_graph else s.detach()
 
 

@@ -1,6 +1,6 @@
 """Terms of a generator's loss at its samples x = G(z), the parts a `GeneratorUpdate` (methods/core/updates.py) sums.
 
-A GAN variant is an adversarial loss plus a list of terms, never a subclass:
+A regularised GAN is an adversarial loss plus a list of terms, never a subclass of the GAN:
 
     Adversarial      D1's generator loss from a fixed critic: −E[D(x)] (wgan) or −E[log σ(D(x))] (gan)
     SteinBridge      λ2·S(x, p_E) from a fixed energy (paper Eq. 3, the bridge; λ2 set each iteration)
