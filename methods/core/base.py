@@ -93,8 +93,8 @@ class Method(nn.Module):
     def schedule(self, iteration: int) -> None:
         """Every optimiser's learning rate for `iteration` (1-based) of hp["iterations"]: its base rate times
         `lr_factor` of the schedule hp["lr_schedule"] (methods/core/optim.py)."""
-        factor = lr_factor(self.hp.get("lr_schedule", "constant"), iteration, self.hp["iterations"],
-                           self.hp.get("lr_warmup", 0))
+        factor = lr_factor(self.hp["lr_schedule"], iteration, self.hp["iterations"],
+                           self.hp["lr_warmup"])
         for opt in self.optimizers.values():
             opt.lr = opt.base_lr * factor
 
@@ -144,7 +144,7 @@ class Method(nn.Module):
         """Create `self.averages` (copies of the AVERAGED networks): for a run that averages (no `model_state`), or
         before loading a checkpoint's `model_state` that holds averages (one written before the first update holds
         none, and its averages start at the next update)."""
-        wanted = self.hp.get("ema", 0) > 0 if model_state is None else \
+        wanted = self.hp["ema"] > 0 if model_state is None else \
             any(k.startswith("averages.") for k in model_state)
         if wanted and "averages" not in self._modules:
             nets = {name: copy.deepcopy(self._modules[name]) for name in AVERAGED if name in self._modules}
@@ -157,7 +157,7 @@ class Method(nn.Module):
         """After training iteration `iteration` (1-based): average ← d·average + (1 − d)·weights, with
         d = min(ema, (1 + t)/(10 + t)), so the average forgets its random initialisation within the first
         iterations; buffers are copied. No-op when hp["ema"] is 0."""
-        decay = self.hp.get("ema", 0)
+        decay = self.hp["ema"]
         if decay <= 0:
             return
         self._averages_for()
@@ -191,7 +191,7 @@ class Method(nn.Module):
     def stacks(cls, hp: dict) -> bool:
         """Whether runs with these hyper-parameters can train as one stack: a `stackable` method on the closed-form
         paths (MLPs with `fused_gradients`, the KSD)."""
-        return cls.stackable and hp.get("fused_gradients", True) and hp.get("discrepancy", "ksd") == "ksd"
+        return cls.stackable and hp["fused_gradients"] and hp["discrepancy"] == "ksd"
 
     def freeze_run(self, k: int) -> None:
         """Stop training run k of the stack (it diverged): its parameters and slots stay as they are."""

@@ -370,7 +370,7 @@ def main(argv=None) -> None:
                              f"values on {args.data[found.index(next(h for h in found if h != found[0]))]} than on "
                              f"{args.data[0]}: train them in separate jobs")
         hp = found[0]
-        records = train_runs(args.data, args.method, hp, args.run_dir, threads=args.threads or hp.get("threads", 1),
+        records = train_runs(args.data, args.method, hp, args.run_dir, threads=args.threads or hp["threads"],
                              progress=args.progress, classifier=args.classifier, stack=args.stack)
     except (ValueError, FileNotFoundError, KeyError) as err:
         parser.exit(2, f"error: {err}\n")
