@@ -33,9 +33,8 @@ from datasets.synthetic import GRID_SIZE
 from evaluation import metrics2d as m
 from evaluation.outputs import evaluation_version
 from methods.harness.config import ROOT
-from methods.harness.io import git_commit
-from methods.harness.io import write_json
-from methods.harness.runfiles import METRICS, load_training_set, read_run
+from methods.harness.io import git_commit, write_json
+from methods.harness.runfiles import METRICS, load_training_set, read_run, track
 
 GRID_BATCH = 10_000  # energy evaluated on the 300 × 300 grid in batches of this many points
 IMAGE_BATCH = 250  # … and on images in batches of this many
@@ -211,6 +210,26 @@ def curve_metrics(method, clean: np.ndarray, ds, seed: int, iteration: int, n: i
             found = energy_metrics(method, clean, ds, seed, CURVE_GRID)
             out |= {k: found[k] for k in CURVE_ENERGY}
     return out
+
+
+def curve_evaluator(data: dict, hp: dict, seed: int, classifier=None):
+    """`f(method, iteration) -> {metric: {value, params}}` for a run's learning curve (the training runner's
+    `training: curves:` hook, methods/harness/train.py): the paper's
+    2-D metrics (evaluation.evaluate.curve_metrics) on `curve_samples` points; on images, with the DAG's
+    classifier, fid_classifier / is_classifier and the OOD AUCs (image_curve_metrics); None when there is nothing
+    to evaluate (images without a classifier, curve_samples < 2)."""
+    n = hp["curve_samples"]
+    if n < 2:
+        return None
+    if track(data) == "2d":
+        ds = datasets.get(str(data["dataset"]))
+        return lambda method, it: curve_metrics(method, data["clean"], ds, seed, it, n)
+    if classifier is None:
+        return None
+    from evaluation.classifier import load_classifier
+
+    model, setting = load_classifier(classifier), Setting.parse(str(data["setting"]))
+    return lambda method, it: image_curve_metrics(method, data, model, setting, seed, it, n, hp["ood_negatives"])
 
 
 def density_grid(method, clean: np.ndarray, ds) -> dict:

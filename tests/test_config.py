@@ -113,6 +113,24 @@ def test_the_snakefile_takes_its_output_names_from_light_modules():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_training_imports_no_evaluation_and_takes_its_curve_hooks_by_name(tmp_path):
+    """The layers run one way: the training runner names its learning-curve scorer (`training: curves:`) instead
+    of importing the evaluation; a wrong name gets one message naming the key."""
+    from tests.conftest import ROOT
+
+    probe = ("import sys; import methods.harness.train; "
+             "up = sorted(m for m in sys.modules if m.split('.')[0] == 'evaluation'); assert not up, up")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    from methods.harness import train
+
+    assert train.curve_hooks({"curves": None}) is None
+    assert train.curve_hooks({"curves": "evaluation.evaluate"}).__name__ == "evaluation.evaluate"
+    for name in ("no_such_module", "json"):
+        with pytest.raises(ValueError, match=r"training\.curves: .* set it to evaluation\.evaluate"):
+            train.curve_hooks({"curves": name})
+
+
 def test_the_full_profile_holds_every_default_run_and_the_rest_of_the_paper():
     default, full = suite_config.load("default"), suite_config.load("full")
     assert set(suite_config.runs(default)) < set(suite_config.runs(full))  # every default run, unchanged

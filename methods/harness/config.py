@@ -28,7 +28,7 @@ import datasets
 from methods.harness.keys import (ROOT, SHARED_SECTIONS, ConfigError, all_keys, check_entry, defaults, describe,
                                   normalise, schema, valid_keys)
 
-RUNTIME = ("threads", "device", "checkpoint_every", "eval_every", "stack", "stack_by")  # how a run is run, not what it computes: a
+RUNTIME = ("threads", "device", "checkpoint_every", "eval_every", "stack", "stack_by", "curves")  # how a run is run, not what it computes: a
 # change to these neither invalidates a checkpoint nor reruns a job (not in `config_hash`)
 RESOLVED_HEADER = ("# The configuration a DAG of this suite ran with: config/config.yaml, then config/profiles/"
                    "<profile>.yaml, then --config,\n# resolved and validated by the Snakefile "

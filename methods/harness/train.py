@@ -28,6 +28,7 @@ the DAG goes on and the tables count the seed as diverged.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -41,7 +42,6 @@ from tqdm import tqdm
 import datasets
 import methods
 from datasets.settings import Setting, derive_seed
-from evaluation import evaluate as ev
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
 from methods.harness import devices
@@ -96,23 +96,25 @@ def curve_row(it: int, losses: dict, metrics: dict) -> dict:
             **{k: v["value"] for k, v in metrics.items()}}
 
 
-def curve_evaluator(data: dict, hp: dict, seed: int, classifier=None):
-    """`f(method, iteration) -> {metric: {value, params}}` for the run's learning curve: the paper's
-    2-D metrics (evaluation.evaluate.curve_metrics) on `curve_samples` points; on images, with the DAG's
-    classifier, fid_classifier / is_classifier and the OOD AUCs (image_curve_metrics); None when there is nothing
-    to evaluate (images without a classifier, curve_samples < 2)."""
-    n = hp["curve_samples"]
-    if n < 2:
+def curve_hooks(hp: dict):
+    """The module that scores a run's learning-curve rows and draws its density grid, named by `training: curves:`
+    (config/config.yaml; evaluation.evaluate): its `curve_evaluator(data, hp, seed, classifier)` gives
+    `f(method, iteration) -> {metric: {value, params}}` or None, its `density_grid(method, clean, ds)` the energy on
+    a grid for the figures. Training names it rather than importing it, so the evaluation can change without this
+    runner knowing; None (`curves: null`): losses only."""
+    name = hp.get("curves")  # absent from configurations resolved before it existed
+    if not name:
         return None
-    if track(data) == "2d":
-        ds = datasets.get(str(data["dataset"]))
-        return lambda method, it: ev.curve_metrics(method, data["clean"], ds, seed, it, n)
-    if classifier is None:
-        return None
-    from evaluation.classifier import load_classifier
-
-    model, setting = load_classifier(classifier), Setting.parse(str(data["setting"]))
-    return lambda method, it: ev.image_curve_metrics(method, data, model, setting, seed, it, n, hp["ood_negatives"])
+    try:
+        hooks = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        raise ValueError(f"training.curves: {name!r} is not an importable module ({err}); set it to "
+                         f"evaluation.evaluate, or null for curves of losses only") from None
+    missing = [f for f in ("curve_evaluator", "density_grid") if not hasattr(hooks, f)]
+    if missing:
+        raise ValueError(f"training.curves: module {name!r} has no {' or '.join(missing)}; set it to "
+                         f"evaluation.evaluate, or null for curves of losses only")
+    return hooks
 
 
 def n_samples(data: dict, hp: dict) -> int:
@@ -137,7 +139,9 @@ class Run:
                      "config_hash": suite_config.config_hash(hp, **self.ident)}
         self.checkpoint = self.run_dir / CHECKPOINT
         self.start, self.curve, self.state, self.torch_rng, self.cuda_rng = 0, [], None, None, None
-        self.evaluate_curve = curve_evaluator(self.data, hp, self.ident["seed"], classifier)
+        self.hooks = curve_hooks(hp)
+        self.evaluate_curve = self.hooks.curve_evaluator(self.data, hp, self.ident["seed"], classifier) \
+            if self.hooks else None
         self.curve_params = None  # {metric: params} of the curve's metrics, from the first row this session logs
         self.status, self.failure, self.train_seconds, self.stack = "ok", None, 0.0, 1
 
@@ -308,9 +312,9 @@ def finish(run: Run, hp: dict, threads: int) -> dict:
             if method.has_generator and run.status == "ok" else np.zeros((0, *run.shape), dtype=np.float32)
     write_samples(run.run_dir / SAMPLES, samples)
     write_curve(run.run_dir / CURVE, run.curve)
-    if method.has_energy and run.status == "ok" and track(run.data) == "2d":  # the density figures (figure_data)
+    if method.has_energy and run.status == "ok" and track(run.data) == "2d" and run.hooks:  # the density figures
         with atomic_path(run.run_dir / DENSITY) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **ev.density_grid(method, run.data["clean"], datasets.get(run.ident["dataset"])))
+            np.savez(f, **run.hooks.density_grid(method, run.data["clean"], datasets.get(run.ident["dataset"])))
     record = {**run.ident, "kind": method.kind, "status": run.status, "failure": run.failure,
               "iterations": iterations, "iterations_this_session": done, "resumed_from": run.start,
               "train_seconds_this_session": run.train_seconds, "stack": run.stack,
