@@ -13,6 +13,7 @@ def run(tmp_path):
     """A finished run's folder as training leaves it, and its job's records."""
     d = tmp_path / "runs" / "r"
     d.mkdir(parents=True)
+    (tmp_path / "runs.csv").write_text("dataset\n")
     (d / "train.json").write_text(json.dumps({"status": "ok"}))
     np.save(d / "samples.npy", np.zeros((5, 2)))
     (d / "curve.csv").write_text("iteration,hsr\n1,0.5\n")
@@ -28,6 +29,7 @@ def run(tmp_path):
 def test_whole_files_pass(run):
     assert rc.damaged_runs([run], evaluated=True) == ({}, {})
     assert rc.repair({"job": [run]}, run.parents[1]) == []
+    assert (run.parents[1] / "runs.csv").exists()
 
 
 @pytest.mark.parametrize("name,damage,why", [
@@ -43,8 +45,9 @@ def test_a_damaged_training_output_reruns_the_training_job(run, name, damage, wh
     assert list(train) == [run / name] and train[run / name].startswith(why) and not evaluation
     lines = rc.repair({"job": [run]}, run.parents[1])
     assert len(lines) == 1 and str(run / name) in lines[0] and "training job job runs again" in lines[0]
-    assert not (run.parents[1] / "jobs" / "job.json").exists()  # Snakemake reruns the job
-    assert (run.parents[1] / "evaluations" / "job.json").exists()
+    assert not (run.parents[1] / "jobs" / "job.json").exists()  # Snakemake reruns the job, and its evaluation,
+    assert not (run.parents[1] / "evaluations" / "job.json").exists()  # and the aggregates, whose missing
+    assert not (run.parents[1] / "runs.csv").exists()  # output makes Snakemake rebuild what they read
     assert not (run / name).exists() and ((run / (name + ".damaged")).exists() or why == "missing")
 
 

@@ -102,8 +102,9 @@ def damaged_runs(run_dirs: list[Path], evaluated: bool) -> tuple[dict, dict]:
 
 def repair(jobs: dict, out: Path, apply: bool = True) -> list[str]:
     """Check every job whose training record exists (`jobs`: name → its run folders). For each damaged file, one
-    line naming it, why, and what runs again; with `apply`, move it aside and delete the record that makes
-    Snakemake rerun its job (jobs/<job>.json, or evaluations/<job>.json when only metrics.json is damaged)."""
+    line naming it, why, and what runs again; with `apply`, move it aside and delete the records that make
+    Snakemake rerun its job (jobs/<job>.json and evaluations/<job>.json, or only the latter when only metrics.json
+    is damaged)."""
     lines = []
     for name, run_dirs in jobs.items():
         record, evaluation = out / "jobs" / f"{name}.json", out / "evaluations" / f"{name}.json"
@@ -120,7 +121,11 @@ def repair(jobs: dict, out: Path, apply: bool = True) -> list[str]:
             for path in [*train, *metrics]:
                 if path.exists():
                     path.replace(path.with_name(path.name + ".damaged"))
-            (record if train else evaluation).unlink()
+            for path in ((record, evaluation) if train else (evaluation,)):
+                path.unlink(missing_ok=True)
+    if apply and lines:  # Snakemake rebuilds a missing intermediate file (a record) only for a job that must run, so
+        for end in ("runs.csv", "claims.md", "tables/sweep.md"):  # the chain's ends go too: rebuilding them asks
+            (out / end).unlink(missing_ok=True)  # for the aggregates, the evaluations and the training they read
     return lines
 
 
