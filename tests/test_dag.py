@@ -14,7 +14,7 @@ import yaml
 from methods.harness import config as suite_config
 from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dag")]
+pytestmark = pytest.mark.slow
 
 TINY = {  # one quick 2-D run per seed and experiment
     "training": {"iterations": 20, "checkpoint_every": 10, "eval_every": 10, "curve_samples": 50},

@@ -19,8 +19,8 @@ from evaluation.outputs import TABLES, figure_names
 from methods.harness import config as suite_config
 from tests.conftest import copy_repo, snakemake
 
-# slow; one xdist worker runs the whole module, so the smoke DAG runs once (pyproject: --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+# slow; one xdist worker runs the whole module, so the smoke DAG runs once (pyproject: --dist loadfile)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import yaml
 from methods.harness import config as suite_config
 from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake, written
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
+pytestmark = pytest.mark.slow
 
 TINY = {  # a profile for these tests: four quick 2-D runs
     "training": {"iterations": 40, "checkpoint_every": 20, "eval_every": 20, "curve_samples": 100},
