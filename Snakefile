@@ -50,7 +50,8 @@ EVALUATION_VERSION = evaluation_version()  # changes with the evaluation code: e
 PY = shlex.quote(sys.executable)  # the interpreter running Snakemake: the suite's environment
 
 
-if workflow.is_main_process:  # a finished job whose files are damaged runs again (methods/harness/runcheck.py)
+if workflow.is_main_process and "figures" not in sys.argv[1:]:  # a finished job whose files are damaged runs again
+    # (methods/harness/runcheck.py); `figures` redraws from the aggregates alone, so it reads no run folder
     fix = executing(sys.argv)
     for line in repair({name: [f"{OUT}/runs/{r.path}" for r in job.runs] for name, job in JOBS.items()}, Path(OUT),
                        apply=fix):
