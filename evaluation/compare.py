@@ -105,10 +105,11 @@ def write(fresh_path, published_path, out) -> pd.DataFrame | None:
             pd.DataFrame(columns=[*CELL, "verdict"]).to_csv(tmp, index=False)
         return None
     table = compare(pd.read_csv(fresh_path), pd.read_csv(published_path))
-    table["machine_fresh"], table["machine_published"] = machines(fresh_path), machines(published_path)
+    fresh_on, published_on = machines(fresh_path), machines(published_path)
+    table["machine_fresh"], table["machine_published"] = fresh_on, published_on
     with atomic_path(out.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False)
-    where = machine_note(machines(fresh_path), machines(published_path))
+    where = machine_note(fresh_on, published_on)
     write_text(out.with_suffix(".md"), markdown(table.drop(columns=["machine_fresh", "machine_published"]),
                                                 published_path, where))
     return table

@@ -13,6 +13,8 @@ from pathlib import Path
 import datasets
 
 ROOT = Path(__file__).resolve().parents[1]
+RELEASED_SCORES = Path(__file__).with_name("released_models.csv")  # the authors' released models, scored by
+# evaluation/released.py; tables/paper sets them beside a profile's numbers
 TABLES = ["synthetic", "paper", "modes", "images", "contamination", "limited", "runtime"]  # evaluation/tables.py
 REFERENCES = ("ceiling", "floor")  # the reference "methods" of metrics.csv (evaluation/references.py)
 # The code that turns a trained run into its metrics.json: a change to any of it re-evaluates every run (rule
