@@ -320,10 +320,10 @@ def rules_text(rules: dict, metrics: pd.DataFrame) -> list[str]:
         "true mixture; real images; an AUC of 1). "
         f"`plateaued`: over the last {rules['window']:.0%} of training each judged metric moved by at most its "
         f"tolerance (HSR {tol['hsr']:g}, KLD {tol['kld']:g}, AUC {tol['auc']:g}; images: fid_classifier "
-        f"{tol['fid_classifier']:.0%} of its value, OOD AUCs {tol['auc_ood_noise']:g}), twice the pooled "
-        "seed-to-seed standard deviation of the final metric over the recipe's 30 000-iteration runs of the "
-        "recorded sweep, on its own seeds (HSR 0.028, KLD 0.030, AUC 0.030; config/config.yaml); the same spread "
-        f"over this report's runs: {measured}. Otherwise the comparison is **not assessable**, and the report names the runs "
+        f"{tol['fid_classifier']:.0%} of its value, OOD AUCs {tol['auc_ood_noise']:g}), the report's "
+        "configuration's; config/config.yaml says how they are chosen (twice the pooled seed-to-seed standard "
+        "deviation of the final metric over trained-length runs of the recorded sweep, on its own seeds); that "
+        f"spread over this report's runs: {measured}. Otherwise the comparison is **not assessable**, and the report names the runs "
         "and the condition that failed.",
         "",
         "**The true distribution's score is not a bound.** A method can score beyond it: HSR rewards samples "
@@ -351,10 +351,13 @@ def trained_table(runs: pd.DataFrame) -> list[str]:
         return []
     table = r.groupby(["method", "column"])["trained"].agg(lambda t: f"{int(t.sum())}/{len(t)}").unstack("column")
     table = table.fillna("–")
+    untrained = [f"- {u.method} on {u.dataset}/{u.setting}, seed {u.seed}: {u.not_trained_because or u.status}"
+                 for u in r[~r["trained"]].itertuples()] if "not_trained_because" in r else []
     return ["", "## Which runs are trained", "",
             "Trained runs / runs per method, on each dataset (clean setting) and over all settings of each curve "
-            "(the reasons of every untrained run are in runs.csv, `not_trained_because`).", "",
-            table.to_markdown()]
+            "(runs.csv, `beats_floor` and `plateaued`).", "",
+            table.to_markdown()] + (["", f"Not trained ({len(untrained)}), and why:", "", *untrained]
+                                    if untrained else [])
 
 
 def report(root: Path, profile: str, rules: dict) -> str:

@@ -204,3 +204,16 @@ def test_scores_beyond_the_true_distribution_are_named_with_what_they_mean():
         in c1
     assert "HSR of wgan_gp" not in c1  # below the truth: nothing to say
     assert "Beyond the true distribution" not in text.split("## C2: ", 1)[1]  # no AUC above 1
+
+
+def test_the_report_names_every_untrained_run_and_why():
+    from evaluation.claims import trained_table
+
+    runs = pd.DataFrame({"dataset": "two_circle", "setting": "clean", "method": ["joint_w", "joint_w"],
+                         "seed": [0, 1], "status": "ok", "beats_floor": [True, True], "plateaued": [True, False],
+                         "not_trained_because": ["", "kld moved -0.1 over the last 25% (tolerance 0.06)"]})
+    text = "\n".join(trained_table(runs))
+    assert "1/2" in text  # the table: 1 of 2 seeds trained
+    assert "Not trained (1), and why:" in text
+    assert "- joint_w on two_circle/clean, seed 1: kld moved -0.1 over the last 25% (tolerance 0.06)" in text
+    assert "seed 0:" not in text
