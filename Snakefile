@@ -103,6 +103,12 @@ def draw(source: str) -> dict:
 
 
 DRAW = draw(OUT)
+# The modules behind each step that reads the aggregates: a change to their code (docstrings and comments aside)
+# reruns the step, through its `code` parameter (Snakemake's params trigger), without retraining or re-evaluating.
+STEP_CODE = {step: code_version([f"evaluation/{m}.py" for m in modules]) for step, modules in {
+    "aggregate": ("aggregate", "trained"), "sweep": ("sweep", "figures", "tables", "trained"),
+    "tables": ("tables", "trained"), "plots": ("figures", "tables", "trained"),
+    "compare": ("compare",), "claims": ("claims", "caveats", "compare", "tables", "trained")}.items()}
 SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
 if config["published"] and not Path(PUBLISHED).is_dir():
     raise WorkflowError(f"invalid configuration: published=true: no published results for profile {PROFILE!r} "
@@ -266,7 +272,7 @@ rule aggregate:
         references=rules.references.output,
     output: **AGG
     log: OUT + "/logs/aggregate.log"
-    params: trained=config["trained"]
+    params: trained=config["trained"], code=STEP_CODE["aggregate"]
     shell: "{PY} -m evaluation.aggregate --config {CONFIG} --dir {OUT} > {log} 2>&1"
 
 
@@ -276,6 +282,7 @@ rule sweep:
     input: curves=AGG["curves"], runs=AGG["runs"]
     output: **SWEEP
     log: OUT + "/logs/sweep.log"
+    params: code=STEP_CODE["sweep"]
     shell: "{PY} -m evaluation.sweep --config {CONFIG} --dir {OUT} > {log} 2>&1"
 
 
@@ -285,6 +292,7 @@ rule tables:
         expand(OUT + "/tables/{table}.{ext}", table=TABLES, ext=["md", "tex"]),
         [report(f"{OUT}/tables/{t}.csv", category="Tables") for t in TABLES],
     log: OUT + "/logs/tables.log"
+    params: code=STEP_CODE["tables"]
     shell: DRAW["tables"] + " > {log} 2>&1"
 
 
@@ -294,6 +302,7 @@ rule plots:
         [report(f"{OUT}/figures/{f}.png", category="Figures") for f in FIGURES],
         expand(OUT + "/figures/{figure}.pdf", figure=FIGURES),
     log: OUT + "/logs/plots.log"
+    params: code=STEP_CODE["plots"]
     shell: DRAW["plots"] + " > {log} 2>&1"
 
 
@@ -306,6 +315,7 @@ rule compare:
         published=[f"{PUBLISHED}/metrics.csv"] if Path(PUBLISHED, "metrics.csv").exists() else [],
     output: md=COMPARE["md"], csv=report(COMPARE["csv"], category="Tables")
     log: OUT + "/logs/compare.log"
+    params: code=STEP_CODE["compare"]
     shell: DRAW["compare"] + " > {log} 2>&1"
 
 
@@ -319,7 +329,7 @@ rule claims:
         compare=COMPARE["csv"],
     output: report(OUT + "/claims.md", category="Claims")
     log: OUT + "/logs/claims.log"
-    params: trained=config["trained"]
+    params: trained=config["trained"], code=STEP_CODE["claims"]
     shell: DRAW["claims"] + " > {log} 2>&1"
 
 

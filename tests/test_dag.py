@@ -62,6 +62,23 @@ def job_counts(out: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
+def test_a_changed_aggregation_reruns_only_the_aggregates(dag):
+    """A step that reads the aggregates reruns when its code changes, and only then: a new comment changes
+    nothing, a new function reruns `aggregate` alone (Snakefile, STEP_CODE)."""
+    code = dag / "evaluation" / "aggregate.py"
+    original = code.read_text()
+    try:
+        code.write_text(original + "\n# a comment\n")
+        proc = snakemake(["-n", "--cores", "2", RUNS_CSV, "--config", *OVERRIDES], dag, timeout=COMMAND_TIMEOUT)
+        assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+        code.write_text(original + "\n\ndef _new_column(x):\n    return x\n")
+        proc = snakemake(["-n", "--cores", "2", RUNS_CSV, "--config", *OVERRIDES], dag, timeout=COMMAND_TIMEOUT)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert job_counts(proc.stdout + proc.stderr) == {"aggregate": 1, "total": 1}, proc.stdout[-3000:]
+    finally:
+        code.write_text(original)
+
+
 def test_a_changed_metric_reevaluates_every_run_without_retraining(dag):
     code = dag / "evaluation" / "metrics2d.py"
     code.write_text(code.read_text() + "\n\ndef _new_metric(x):\n    return x\n")  # a change to the evaluation code

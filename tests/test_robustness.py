@@ -29,9 +29,14 @@ TINY = {  # a profile for these tests: four quick 2-D runs
 }
 
 
-def tiny_repo(dest: Path, **extra) -> Path:
+def tiny_repo(dest: Path, only: tuple = (), **extra) -> Path:
+    """A copy of the repository with the tiny profile (and `extra` keys), on some of its methods when `only`
+    names them."""
     repo = copy_repo(dest)
-    (repo / "config" / "profiles" / "tiny.yaml").write_text(yaml.safe_dump({**TINY, **extra}))
+    profile = {**TINY, **extra}
+    if only:
+        profile["experiments"] = {"tiny": {**TINY["experiments"]["tiny"], "methods": list(only)}}
+    (repo / "config" / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(profile))
     return repo
 
 
@@ -40,7 +45,10 @@ def metric_values(path: Path) -> dict:
 
 
 # --- resume and determinism ---------------------------------------------------------------------------------------
-def train_cmd(data: Path, run_dir: Path, iterations: int = 600) -> list[str]:
+RESUME_ITERATIONS = 200  # long enough that a SIGKILL lands between the first checkpoint (50) and the end
+
+
+def train_cmd(data: Path, run_dir: Path, iterations: int = RESUME_ITERATIONS) -> list[str]:
     hp = {**suite_config.hparams(suite_config.load("default"), "joint_w"),
           "iterations": iterations, "checkpoint_every": 50, "eval_every": 50, "curve_samples": 200}
     return [sys.executable, "-m", "methods.harness.train", "--data", str(data), "--method", "joint_w",
@@ -78,13 +86,14 @@ def runs(tmp_path_factory):
     rerun = subprocess.run(train_cmd(tmp / "data0.npz", killed), cwd=ROOT, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     evaluate(tmp / "data0.npz", killed)
-    print(f"killed by SIGKILL after the checkpoint of iteration {interrupted_at} of 600; rerun resumed from it")
+    print(f"killed by SIGKILL after the checkpoint of iteration {interrupted_at} of {RESUME_ITERATIONS}; rerun "
+          "resumed from it")
     return {"dir": tmp, "interrupted_at": interrupted_at, "rerun_log": rerun.stderr}
 
 
 def test_killed_job_resumes_to_the_uninterrupted_result(runs):
     tmp = runs["dir"]
-    assert 0 < runs["interrupted_at"] < 600
+    assert 0 < runs["interrupted_at"] < RESUME_ITERATIONS
     status = json.loads((tmp / "killed" / "train.json").read_text())
     assert status["resumed_from"] == runs["interrupted_at"] and "resuming" in runs["rerun_log"]
     resumed, straight = metric_values(tmp / "killed" / "metrics.json"), metric_values(tmp / "a" / "metrics.json")
@@ -185,7 +194,7 @@ def test_bad_files_name_the_file_and_lose_nothing(tmp_path):
 
 # --- divergence -----------------------------------------------------------------------------------------------------
 def test_divergence_is_recorded_counted_and_the_dag_goes_on(tmp_path):
-    repo = tiny_repo(tmp_path / "repo", methods={"wgan_gp": {"lr_implicit": 1.0e38}})
+    repo = tiny_repo(tmp_path / "repo", ("wgan_gp", "joint_w"), methods={"wgan_gp": {"lr_implicit": 1.0e38}})
     proc = snakemake(["--cores", "2", "--config", "profile=tiny"], repo)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = repo / "results" / "tiny"
@@ -211,19 +220,23 @@ echo $!
 """
 
 
+CLUSTER_METHODS = ("wgan_gp", "joint_w")  # a generator, and an energy with a generator
+CLUSTER_TARGET = "results/tiny/runs.csv"  # training, evaluation and the aggregates: what a cluster would run
+
+
 def test_cluster_generic_executor_gives_the_local_results(tmp_path):
-    local = tiny_repo(tmp_path / "local")
-    cluster = tiny_repo(tmp_path / "cluster")
+    local = tiny_repo(tmp_path / "local", CLUSTER_METHODS)
+    cluster = tiny_repo(tmp_path / "cluster", CLUSTER_METHODS)
     submit = cluster / "submit.sh"
     submit.write_text(SUBMIT)
     submit.chmod(0o755)
-    proc = snakemake(["--cores", "2", "--config", "profile=tiny"], local)
+    proc = snakemake(["--cores", "2", CLUSTER_TARGET, "--config", "profile=tiny"], local)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = snakemake(["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(submit), "--jobs", "2",
-                      "--latency-wait", "30", "--config", "profile=tiny"], cluster)
+                      "--latency-wait", "30", CLUSTER_TARGET, "--config", "profile=tiny"], cluster)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "cluster-generic" in proc.stdout + proc.stderr
-    for method in TINY["experiments"]["tiny"]["methods"]:
+    for method in CLUSTER_METHODS:
         path = Path("results/tiny/runs/two_circle/clean") / method / "seed0" / "metrics.json"
         assert metric_values(cluster / path) == metric_values(local / path), method
 
