@@ -29,10 +29,10 @@ class Dem(Method):
         super().__init__(hp, data_shape, stack)
         hp = self.hp
         self.energy_net = energy(hp, data_shape, self.stack)
-        opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
+        opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"], "explicit")
         self.stein_critic = stein_critic(hp, data_shape)  # None for the KSD
         opt_f = None if self.stein_critic is None else \
-            self.adam("stein_critic", self.stein_critic, hp["lr_explicit"], hp["beta1_explicit"])
+            self.adam("stein_critic", self.stein_critic, hp["lr_explicit"], hp["beta1_explicit"], "explicit")
         self.energy_update = EnergyUpdate(self.energy_net, opt_e, hp, self.stein_critic, opt_f)
 
     def train_step(self, data):

@@ -80,7 +80,7 @@ class EbmLangevin(Method):
         super().__init__(hp, data_shape, stack)
         hp = self.hp  # sample_init and the other declared parameters checked by Method.__init__
         self.energy_net = energy(hp, data_shape, self.stack)
-        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
+        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"], "explicit")
         runs = run_dims(self.stack)  # a stack's buffers are per run
         self.register_buffer("replay", torch.zeros(*runs, hp["buffer_size"], *data_shape))
         self.register_buffer("data_low", torch.full((*runs, *data_shape), float("inf")))   # running min of batches

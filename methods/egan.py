@@ -115,11 +115,11 @@ class Egan(Method):
         hp = self.hp
         self.energy_net = BasedEnergy(hp, data_shape, self.stack)
         self.generator = generator(hp, data_shape, self.stack)
-        self.entropy = self.score_estimator("entropy_dae")  # s(x) ≈ ∇log q_G(x), fitted on generated samples
-        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"])
+        self.entropy = self.score_estimator("entropy_dae", "implicit")  # s(x) ≈ ∇log q_G(x), on generated samples
+        self.opt_e = self.adam("energy", self.energy_net, hp["lr_explicit"], hp["beta1_explicit"], "explicit")
         # the generator descends −w·H(P_G) + E_G[E] = KL(P_G ‖ p_E) + log Z (w = 1)
         self.generator_update = GeneratorUpdate(
-            self.generator, self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"]),
+            self.generator, self.adam("generator", self.generator, hp["lr_implicit"], hp["beta1_implicit"], "implicit"),
             [Entropy(self.entropy, hp["entropy_weight"], log_weight=False), MeanEnergy(self.energy_net)])
 
     def energy_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

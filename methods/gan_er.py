@@ -30,7 +30,7 @@ class GanEr(Method):
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
         super().__init__(hp, data_shape, stack)
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
-        self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples
+        self.dae = self.score_estimator("dae", "implicit")  # ∇ log q_G, fitted on generated samples
         self.updates = AdversarialTraining(self, self.loss, [Entropy(self.dae, self.hp["entropy_weight"])])
 
     def train_step(self, data):

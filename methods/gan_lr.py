@@ -29,7 +29,7 @@ class GanLr(Method):
     def __init__(self, hp: dict, data_shape: tuple[int, ...], stack=None):
         super().__init__(hp, data_shape, stack)
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
-        self.dae = self.score_estimator("dae")  # ∇ log p_data, fitted on data
+        self.dae = self.score_estimator("dae", "implicit")  # ∇ log p_data, fitted on data
         self.updates = AdversarialTraining(self, self.loss, [Likelihood(self.dae, self.hp["likelihood_weight"])])
 
     def train_step(self, data):

@@ -31,7 +31,7 @@ class GanVa(Method):
         super().__init__(hp, data_shape, stack)
         hp = self.hp
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
-        self.dae = self.score_estimator("dae")  # ∇ log q_G, fitted on generated samples
+        self.dae = self.score_estimator("dae", "implicit")  # ∇ log q_G, fitted on generated samples
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
         entropy = AnnealedEntropy(self.dae, hp["entropy_weight"], hp["anneal_fraction"], hp["iterations"],
                                   clock=lambda: int(self.iteration))

@@ -79,8 +79,8 @@ class JointW(Method):
         if not joint and hp["energy_steps"] != 1:
             raise ValueError(f"energy_steps = {hp['energy_steps']} needs stein_updates: joint (the released order "
                              "`separate` takes one energy step per Stein loss); set energy_steps: 1")
-        implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"])
-        explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"])
+        implicit = (hp["optimizer_implicit"], hp["lr_implicit"], hp["beta1_implicit"], "implicit")
+        explicit = (hp["optimizer_explicit"], hp["lr_explicit"], hp["beta1_explicit"], "explicit")
         self.generator, self.critic = generator(hp, data_shape, self.stack), critic(hp, data_shape, self.stack)
         self.energy_net, self.stein_critic = energy(hp, data_shape, self.stack), stein_critic(hp, data_shape)
         opt_g = self.optimizer("generator", self.generator, *implicit)
@@ -94,7 +94,7 @@ class JointW(Method):
         self.generator_update = GeneratorUpdate(self.generator, opt_g, terms)
         if not joint:  # the released order: a generator step and an energy step on the bridge alone
             opt_gs = self.optimizer("generator_stein", self.generator, explicit[0], hp["lr_implicit"],
-                                    hp["beta1_explicit"])
+                                    hp["beta1_explicit"], "implicit")
             self.generator_bridge_update = GeneratorUpdate(self.generator, opt_gs, [self.bridge])
             self.energy_bridge_update = EnergyUpdate(self.energy_net,
                                                      self.optimizer("energy_bridge", self.energy_net, *explicit), hp,

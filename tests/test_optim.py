@@ -112,3 +112,34 @@ def test_apply_takes_gradients_directly():
     opt_b.apply(list(torch.autograd.grad(loss(b, 0), list(b.parameters()))))
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("method", ["joint_w", "egan"])
+def test_a_schedule_per_side_sets_each_optimisers_rate(method):
+    """lr_schedule {implicit: constant, explicit: linear}: at the last iteration the generator's and critic's
+    rates are their base rates, the energy's its base rate times the linear factor (methods/core/base.py)."""
+    import methods
+    from methods.core.optim import lr_factor
+    from tests.conftest import tiny_hparams
+
+    hp = tiny_hparams(method, iterations=100, lr_warmup=0,
+                      lr_schedule={"implicit": "constant", "explicit": "linear"})
+    m = methods.get(method)(hp, (2,))
+    m.schedule(100)
+    sides = {name: m.sides[name] for name in m.optimizers}
+    assert "implicit" in sides.values() and "explicit" in sides.values(), sides
+    for name, opt in m.optimizers.items():
+        factor = 1.0 if sides[name] == "implicit" else lr_factor("linear", 100, 100)
+        assert opt.lr == pytest.approx(opt.base_lr * factor), name
+    assert lr_factor("linear", 100, 100) < 0.05
+
+
+def test_an_optimiser_without_a_side_under_a_per_side_schedule_is_named():
+    import methods
+    from tests.conftest import tiny_hparams
+
+    m = methods.get("wgan_gp")(tiny_hparams("wgan_gp", lr_schedule={"implicit": "constant", "explicit": "linear"}),
+                               (2,))
+    m.adam("extra", m.critic, 1e-3, 0.5)  # a user's optimiser, made without a side
+    with pytest.raises(ValueError, match="optimiser 'extra' was made without a side.*pass side='implicit'"):
+        m.schedule(1)

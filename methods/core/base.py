@@ -30,6 +30,7 @@ from methods.core.stack import Stack
 from methods.core.updates import descend
 
 OPTIMIZERS = ("adam", "rmsprop")
+SIDES = ("implicit", "explicit", None)  # an optimiser's side: a generator's or a critic's, an energy's, or neither
 AVERAGED = ("generator", "energy_net")  # the networks a method is evaluated by, averaged when hp["ema"] > 0
 
 
@@ -66,6 +67,7 @@ class Method(nn.Module):
             self.hp[key] = param.check(self.hp[key], f"methods.{self.name}.{key}")
         self.data_shape = tuple(data_shape)
         self.optimizers: dict[str, Adam | RMSprop] = {}
+        self.sides: dict[str, str | None] = {}  # each optimiser's side, for a per-side lr_schedule
 
     # --- what a method implements -------------------------------------------------------------------------------
     def train_step(self, data: Batches) -> dict[str, torch.Tensor]:
@@ -92,36 +94,54 @@ class Method(nn.Module):
 
     def schedule(self, iteration: int) -> None:
         """Every optimiser's learning rate for `iteration` (1-based) of hp["iterations"]: its base rate times
-        `lr_factor` of the schedule hp["lr_schedule"] (methods/core/optim.py)."""
-        factor = lr_factor(self.hp["lr_schedule"], iteration, self.hp["iterations"],
-                           self.hp["lr_warmup"])
-        for opt in self.optimizers.values():
-            opt.lr = opt.base_lr * factor
+        `lr_factor` of the schedule hp["lr_schedule"] (methods/core/optim.py), one for every optimiser or, given as
+        {implicit: …, explicit: …}, one per side (`side_schedule`)."""
+        for name, opt in self.optimizers.items():
+            opt.lr = opt.base_lr * lr_factor(self.side_schedule(name), iteration, self.hp["iterations"],
+                                             self.hp["lr_warmup"])
 
-    def adam(self, name: str, module: nn.Module, lr: float, beta1: float) -> Adam:
-        """An Adam optimiser for `module` (methods/core/optim.py), kept under `name` so checkpoints save its
-        slots."""
-        opt = Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]), runs=self.runs)
-        self.optimizers[name] = opt
+    def side_schedule(self, name: str) -> str:
+        """The schedule of the optimiser kept under `name`: hp["lr_schedule"], or its side's entry when that is a
+        mapping {implicit: …, explicit: …} (the side given when the optimiser was made)."""
+        schedule = self.hp["lr_schedule"]
+        if isinstance(schedule, str):
+            return schedule
+        side = self.sides.get(name)
+        if side not in schedule:
+            raise ValueError(f"{self.name}: optimiser {name!r} was made without a side, so it has no schedule in "
+                             f"lr_schedule {schedule}; pass side='implicit' or side='explicit' to self.adam")
+        return schedule[side]
+
+    def keep(self, name: str, opt, side: str | None):
+        """Keep optimiser `opt` under `name` (checkpoints save its slots) with its side: "implicit" (a generator's
+        or a critic's), "explicit" (an energy's or a Stein critic's) or None (follows a single lr_schedule)."""
+        if side not in SIDES:
+            raise ValueError(f"optimiser {name!r}: side {side!r}; valid: {', '.join(map(str, SIDES))}")
+        self.optimizers[name], self.sides[name] = opt, side
         return opt
 
-    def optimizer(self, name: str, module: nn.Module, kind: str, lr: float, beta1: float) -> Adam | RMSprop:
-        """An optimiser of `kind` for `module`, kept under `name`: "adam" (as `adam`) or "rmsprop" (the released
-        2-D code's choice for its Stein losses; smoothing constant hp["rmsprop_alpha"], no momentum; `beta1`
-        unused)."""
+    def adam(self, name: str, module: nn.Module, lr: float, beta1: float, side: str | None = None) -> Adam:
+        """An Adam optimiser for `module` (methods/core/optim.py), kept under `name` with its `side` (`keep`)."""
+        return self.keep(name, Adam(module.parameters(), lr=lr, betas=(beta1, self.hp["beta2"]), runs=self.runs),
+                         side)
+
+    def optimizer(self, name: str, module: nn.Module, kind: str, lr: float, beta1: float,
+                  side: str | None = None) -> Adam | RMSprop:
+        """An optimiser of `kind` for `module`, kept under `name` with its `side`: "adam" (as `adam`) or "rmsprop"
+        (the released 2-D code's choice for its Stein losses; smoothing constant hp["rmsprop_alpha"], no momentum;
+        `beta1` unused)."""
         if kind == "adam":
-            return self.adam(name, module, lr, beta1)
+            return self.adam(name, module, lr, beta1, side)
         if kind != "rmsprop":
             raise ValueError(f"unknown optimizer {kind!r} for {name}; valid: {', '.join(OPTIMIZERS)}")
-        opt = RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"], runs=self.runs)
-        self.optimizers[name] = opt
-        return opt
+        return self.keep(name, RMSprop(module.parameters(), lr=lr, alpha=self.hp["rmsprop_alpha"], runs=self.runs),
+                         side)
 
-    def score_estimator(self, name: str) -> DAEScore:
+    def score_estimator(self, name: str, side: str | None = None) -> DAEScore:
         """A DAE score estimator (methods/core/entropy.py, the `entropy:` options) for this method's data, its Adam
-        slots kept under `name` so checkpoints carry them."""
+        slots kept under `name` with its `side` (`keep`), so checkpoints carry them."""
         dae = DAEScore(self.hp, math.prod(self.data_shape), self.stack)
-        self.optimizers[name] = dae.opt
+        self.keep(name, dae.opt, side)
         return dae
 
     step = staticmethod(descend)  # one descent step of an optimiser on a loss (methods/core/updates.py)

@@ -202,7 +202,7 @@ class AdversarialTraining:
     def __init__(self, method, loss: str, terms: list = ()):
         hp = method.hp
         self.batch_size, self.critic_steps, self.generator = hp["batch_size"], hp["critic_steps"], method.generator
-        implicit = (hp["lr_implicit"], hp["beta1_implicit"])
+        implicit = (hp["lr_implicit"], hp["beta1_implicit"], "implicit")
         opt_g = method.adam("generator", method.generator, *implicit)
         self.critic_update = CriticUpdate(method.critic, method.adam("critic", method.critic, *implicit), loss, hp)
         self.generator_update = GeneratorUpdate(method.generator, opt_g, [Adversarial(method.critic, loss), *terms])
