@@ -15,7 +15,9 @@ says so. The machines each side trained on (runs.csv's `machine`, beside each me
 its `machine_fresh` / `machine_published` columns. On one CPU model the suite is deterministic, so a rerun of the
 published commit there reads Δ = 0 everywhere; float32 training is not bitwise portable across machines, so on
 another machine every run is a new draw of its seed and only the statistical verdict above applies (on Two-Spiral
-one seed's HSR has moved by 0.2 between machines).
+one seed's HSR has moved by 0.2 between machines). A (dataset, setting, method) whose runs trained with another
+configuration than the published ones (runs.csv's `config_hash`: hyper-parameters, iterations, data and seed) is
+marked in the column `same_config` and named above the table: its Δ measures the change of recipe, not a rerun.
 
     python -m evaluation.compare --metrics results/<profile>/metrics.csv
         --published results/published/<profile>/metrics.csv --out results/<profile>/tables/compare
@@ -42,6 +44,40 @@ def machines(metrics_path) -> str:
         return "not recorded"
     found = pd.read_csv(runs).get("machine", pd.Series(dtype=object)).dropna().unique()
     return "; ".join(sorted(map(str, found))) or "not recorded"
+
+
+def configs(metrics_path) -> dict:
+    """{(dataset, setting, method): the set of its runs' config hashes} from runs.csv beside a metrics.csv; {} when
+    it is absent or records none."""
+    runs = Path(metrics_path).with_name("runs.csv")
+    if not runs.exists():
+        return {}
+    table = pd.read_csv(runs)
+    if "config_hash" not in table:
+        return {}
+    table = table.dropna(subset=["config_hash"])
+    return {key: frozenset(g["config_hash"]) for key, g in table.groupby(["dataset", "setting", "method"])}
+
+
+def same_config(table: pd.DataFrame, fresh: dict, published: dict) -> pd.Series:
+    """Per row: True when the cell's fresh and published runs share their config hashes, False when they differ,
+    None when either side does not record them."""
+    def same(row):
+        key = (row["dataset"], row["setting"], row["method"])
+        if key not in fresh or key not in published:
+            return None
+        return fresh[key] == published[key]
+    return table.apply(same, axis=1) if len(table) else pd.Series(dtype=object)
+
+
+def config_note(table: pd.DataFrame) -> str:
+    """The cells trained with another configuration than the published runs, or ""."""
+    if "same_config" not in table:
+        return ""
+    other = table[table["same_config"].map(lambda v: str(v).strip().lower() in ("false", "0", "0.0"))]
+    cells = sorted({f"{r.method} on {r.dataset}/{r.setting}" for r in other.itertuples()})
+    return ("Trained with another configuration than the published runs (config hash): " + ", ".join(cells) +
+            "; their Δ measures the change of recipe.") if cells else ""
 
 
 def machine_note(fresh: str, published: str) -> str:
@@ -107,9 +143,10 @@ def write(fresh_path, published_path, out) -> pd.DataFrame | None:
     table = compare(pd.read_csv(fresh_path), pd.read_csv(published_path))
     fresh_on, published_on = machines(fresh_path), machines(published_path)
     table["machine_fresh"], table["machine_published"] = fresh_on, published_on
+    table["same_config"] = same_config(table, configs(fresh_path), configs(published_path))
     with atomic_path(out.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False)
-    where = machine_note(fresh_on, published_on)
+    where = " ".join(filter(None, [machine_note(fresh_on, published_on), config_note(table)]))
     write_text(out.with_suffix(".md"), markdown(table.drop(columns=["machine_fresh", "machine_published"]),
                                                 published_path, where))
     return table
@@ -129,6 +166,8 @@ def summary(csv_path, listed: int = 15) -> str:
             ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n")
     if "machine_fresh" in table.columns and len(table):
         text += "\n" + machine_note(str(table["machine_fresh"].iloc[0]), str(table["machine_published"].iloc[0])) + "\n"
+    if config_note(table):
+        text += "\n" + config_note(table) + "\n"
     differ = table[table["verdict"] == "differ"].assign(size=lambda t: (t["delta"] / t["bound"]).abs())
     if len(differ):
         text += "\nLargest differences (|Δ| / bound):\n\n" + "\n".join(

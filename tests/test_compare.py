@@ -37,3 +37,18 @@ def test_the_table_says_where_each_side_trained(tmp_path):
     assert "The same machine" in cp.machine_note("CPU A", "CPU A")
     (tmp_path / "published" / "runs.csv").unlink()
     assert cp.machines(tmp_path / "published" / "metrics.csv") == "not recorded"
+
+
+def test_cells_trained_with_another_configuration_are_named(tmp_path):
+    for side, hashes in (("fresh", {"joint_w": "aaa", "wgan_gp": "new"}), ("published", {"joint_w": "aaa",
+                                                                                         "wgan_gp": "old"})):
+        (tmp_path / side).mkdir()
+        pd.concat([metrics([0.7, 0.8]), metrics([0.6, 0.7], "wgan_gp")]).to_csv(tmp_path / side / "metrics.csv",
+                                                                               index=False)
+        pd.DataFrame({"dataset": "two_circle", "setting": "clean", "method": list(hashes), "machine": "CPU A",
+                      "config_hash": list(hashes.values())}).to_csv(tmp_path / side / "runs.csv", index=False)
+    table = cp.write(tmp_path / "fresh" / "metrics.csv", tmp_path / "published" / "metrics.csv", tmp_path / "cmp")
+    assert dict(zip(table["method"], table["same_config"])) == {"joint_w": True, "wgan_gp": False}
+    note = "Trained with another configuration than the published runs (config hash): wgan_gp on two_circle/clean;"
+    assert note in (tmp_path / "cmp.md").read_text() and note in cp.summary(tmp_path / "cmp.csv")
+    assert "joint_w on" not in cp.summary(tmp_path / "cmp.csv")
