@@ -122,7 +122,8 @@ def compare(fresh: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
 def markdown(table: pd.DataFrame, published: Path, where: str = "") -> str:
     counts = table["verdict"].value_counts()
     head = (f"Fresh numbers against the published ones ({published}), per (dataset, setting, method, metric); "
-            f"{RULE}.\n\n" + (f"{where}\n\n" if where else "") + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + "\n\n")
+            f"{RULE}.\n\n" + (f"{where}\n\n" if where else "") +
+            ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + "\n\n")
     shown = table.copy()
     for col in ("mean_fresh", "sd_fresh", "mean_published", "sd_published", "delta", "bound"):
         shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
