@@ -151,6 +151,10 @@ def test_a_profile_that_extends_itself_gets_one_message(tmp_path):
 
 
 PUBLISHED = suite_config.ROOT / "results" / "published"
+# Departures of a published profile from what it trains now that its PROVENANCE records, until it is published again:
+# (profile, method, key): (published value, value now). An entry that no longer departs fails the test below, so
+# it is removed when the profile is republished.
+DEPARTURES = {("default", "wgan_gp", "lr_schedule"): ("linear", "constant")}  # stage 14 moved the GANs' schedule
 
 
 @pytest.mark.parametrize("profile", sorted(p.name for p in PUBLISHED.iterdir()
@@ -160,7 +164,8 @@ def test_a_published_profile_still_trains_what_it_published(profile):
     """A published sweep or study pins the values it ran with, so a later change of the recipe in config.yaml does
     not change what its profile trains: every run's hyper-parameters, resolved now from the profile, equal those of
     the configuration published beside its results (keys added to the suite since it ran aside). `full` is left
-    out: it was published when its grid was the default profile's, at 1500 iterations (its PROVENANCE)."""
+    out: it was published when its grid was the default profile's, at 1500 iterations (its PROVENANCE). A departure
+    its PROVENANCE records (DEPARTURES) is allowed until the profile is published again."""
     published = suite_config.read(PUBLISHED / profile / "config.yaml")
     now = suite_config.load(profile)
     assert {(r.dataset, r.method) for r in suite_config.runs(now)} == \
@@ -169,6 +174,10 @@ def test_a_published_profile_still_trains_what_it_published(profile):
         then = suite_config.hparams(published, method, dataset)
         changed = {k: (then[k], v) for k, v in suite_config.hparams(now, method, dataset).items()
                    if then.get(k) is not None and then[k] != v}
+        recorded = {k: d for (prof, m, k), d in DEPARTURES.items() if (prof, m) == (profile, method)}
+        assert all(changed.get(k) == d for k, d in recorded.items()), \
+            f"{profile}: {method}'s recorded departure {recorded} is no longer one ({changed}): remove it"
+        changed = {k: d for k, d in changed.items() if k not in recorded}
         assert not changed, f"{profile}: {method} on {dataset} now trains with {changed} (published, now)"
 
 
