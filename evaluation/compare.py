@@ -37,25 +37,26 @@ RULE = "agree: |Δ| ≤ 2·√(sd_f²/n_f + sd_p²/n_p) (Δ = mean_fresh − mea
 VERDICTS = ("agree", "differ", "one seed", "not published", "not rerun")
 
 
-def machines(metrics_path) -> str:
-    """The machines the runs behind a metrics.csv trained on (runs.csv beside it), "; "-joined, or "not recorded"."""
+def runs_beside(metrics_path) -> pd.DataFrame | None:
+    """runs.csv beside a metrics.csv, read once for `machines` and `configs`; None when it is absent."""
     runs = Path(metrics_path).with_name("runs.csv")
-    if not runs.exists():
+    return pd.read_csv(runs) if runs.exists() else None
+
+
+def machines(runs: pd.DataFrame | None) -> str:
+    """The machines the runs of a runs.csv (`runs_beside`) trained on, "; "-joined, or "not recorded"."""
+    if runs is None:
         return "not recorded"
-    found = pd.read_csv(runs).get("machine", pd.Series(dtype=object)).dropna().unique()
+    found = runs.get("machine", pd.Series(dtype=object)).dropna().unique()
     return "; ".join(sorted(map(str, found))) or "not recorded"
 
 
-def configs(metrics_path) -> dict:
-    """{(dataset, setting, method): the set of its runs' config hashes} from runs.csv beside a metrics.csv; {} when
-    it is absent or records none."""
-    runs = Path(metrics_path).with_name("runs.csv")
-    if not runs.exists():
+def configs(runs: pd.DataFrame | None) -> dict:
+    """{(dataset, setting, method): the set of its runs' config hashes} of a runs.csv (`runs_beside`); {} when it is
+    absent or records none."""
+    if runs is None or "config_hash" not in runs:
         return {}
-    table = pd.read_csv(runs)
-    if "config_hash" not in table:
-        return {}
-    table = table.dropna(subset=["config_hash"])
+    table = runs.dropna(subset=["config_hash"])
     return {key: frozenset(g["config_hash"]) for key, g in table.groupby(["dataset", "setting", "method"])}
 
 
@@ -74,7 +75,7 @@ def config_note(table: pd.DataFrame) -> str:
     """The cells trained with another configuration than the published runs, or ""."""
     if "same_config" not in table:
         return ""
-    other = table[table["same_config"].map(lambda v: str(v).strip().lower() in ("false", "0", "0.0"))]
+    other = table[table["same_config"].eq(False)]  # False, not None (unknown); read back from CSV as bools
     cells = sorted({f"{r.method} on {r.dataset}/{r.setting}" for r in other.itertuples()})
     return ("Trained with another configuration than the published runs (config hash): " + ", ".join(cells) +
             "; their Δ measures the change of recipe.") if cells else ""
@@ -142,9 +143,10 @@ def write(fresh_path, published_path, out) -> pd.DataFrame | None:
             pd.DataFrame(columns=[*CELL, "verdict"]).to_csv(tmp, index=False)
         return None
     table = compare(pd.read_csv(fresh_path), pd.read_csv(published_path))
-    fresh_on, published_on = machines(fresh_path), machines(published_path)
+    fresh_runs, published_runs = runs_beside(fresh_path), runs_beside(published_path)
+    fresh_on, published_on = machines(fresh_runs), machines(published_runs)
     table["machine_fresh"], table["machine_published"] = fresh_on, published_on
-    table["same_config"] = same_config(table, configs(fresh_path), configs(published_path))
+    table["same_config"] = same_config(table, configs(fresh_runs), configs(published_runs))
     with atomic_path(out.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False)
     where = " ".join(filter(None, [machine_note(fresh_on, published_on), config_note(table)]))
@@ -167,8 +169,9 @@ def summary(csv_path, listed: int = 15) -> str:
             ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".\n")
     if "machine_fresh" in table.columns and len(table):
         text += "\n" + machine_note(str(table["machine_fresh"].iloc[0]), str(table["machine_published"].iloc[0])) + "\n"
-    if config_note(table):
-        text += "\n" + config_note(table) + "\n"
+    note = config_note(table)
+    if note:
+        text += "\n" + note + "\n"
     differ = table[table["verdict"] == "differ"].assign(size=lambda t: (t["delta"] / t["bound"]).abs())
     if len(differ):
         text += "\nLargest differences (|Δ| / bound):\n\n" + "\n".join(

@@ -26,7 +26,6 @@ from methods.harness.io import atomic_path, git_commit
 
 MODELS = [("two_circle", "joint_w"), ("two_circle", "joint_js"), ("two_spiral", "joint_w"), ("two_spiral", "joint_js")]
 METRICS = ("hsr", "kld", "auc")
-CSV = RELEASED_SCORES
 
 
 class Released(torch.nn.Module):
@@ -75,7 +74,7 @@ def table(reference_dir) -> pd.DataFrame:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference-dir", required=True, help="folder with the released data and weights")
-    parser.add_argument("--out", default=str(CSV))
+    parser.add_argument("--out", default=str(RELEASED_SCORES))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     found = table(args.reference_dir)

@@ -36,7 +36,7 @@ def test_the_table_says_where_each_side_trained(tmp_path):
     assert "Different machines" in cp.summary(tmp_path / "cmp.csv")
     assert "The same machine" in cp.machine_note("CPU A", "CPU A")
     (tmp_path / "published" / "runs.csv").unlink()
-    assert cp.machines(tmp_path / "published" / "metrics.csv") == "not recorded"
+    assert cp.machines(cp.runs_beside(tmp_path / "published" / "metrics.csv")) == "not recorded"
 
 
 def test_cells_trained_with_another_configuration_are_named(tmp_path):
