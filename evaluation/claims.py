@@ -357,7 +357,21 @@ def trained_table(runs: pd.DataFrame) -> list[str]:
             "Trained runs / runs per method, on each dataset (clean setting) and over all settings of each curve "
             "(runs.csv, `beats_floor` and `plateaued`).", "",
             table.to_markdown()] + (["", f"Not trained ({len(untrained)}), and why:", "", *untrained]
-                                    if untrained else [])
+                                    if untrained else []) + every_run(r)
+
+
+def every_run(r: pd.DataFrame) -> list[str]:
+    """Every run by its folder (runs/<dataset>/<setting>/<method>/seed<k>) with both facts of runs.csv and, for an
+    untrained one, why."""
+    if not {"beats_floor", "plateaued"} <= set(r.columns):
+        return []
+    rows = pd.DataFrame({
+        "run": r["dataset"] + "/" + r["setting"] + "/" + r["method"] + "/seed" + r["seed"].astype(str),
+        "beats_floor": truth(r, "beats_floor"), "plateaued": truth(r, "plateaued"),
+        "why not trained": [("" if t else (why if isinstance(why, str) and why else status))
+                            for t, why, status in zip(r["trained"], r["not_trained_because"] if "not_trained_because" in r
+                                                      else [""] * len(r), r["status"])]})
+    return ["", "Every run (runs.csv):", "", rows.to_markdown(index=False)]
 
 
 def report(root: Path, profile: str, rules: dict) -> str:

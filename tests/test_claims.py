@@ -215,5 +215,11 @@ def test_the_report_names_every_untrained_run_and_why():
     text = "\n".join(trained_table(runs))
     assert "1/2" in text  # the table: 1 of 2 seeds trained
     assert "Not trained (1), and why:" in text
+    assert "Every run (runs.csv):" in text
+    for seed in (0, 1):  # each run by its folder, trained or not
+        assert f"| two_circle/clean/joint_w/seed{seed} |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| two_circle/clean/joint_w/seed1 |"))
+    assert [c.strip() for c in row.strip("|").split("|")] == [
+        "two_circle/clean/joint_w/seed1", "True", "False", "kld moved -0.1 over the last 25% (tolerance 0.06)"]
     assert "- joint_w on two_circle/clean, seed 1: kld moved -0.1 over the last 25% (tolerance 0.06)" in text
     assert "seed 0:" not in text
