@@ -21,6 +21,7 @@ from methods.harness import config as suite_config  # noqa: E402
 from methods.harness.devices import local_executor  # noqa: E402
 from methods.harness.runcheck import executing, repair  # noqa: E402
 from evaluation.outputs import REFERENCES, TABLES, code_version, evaluation_version, figure_names  # noqa: E402
+from evaluation.parts import FILES as PART_FILES, PART, PartError, covered  # noqa: E402
 
 configfile: "config/config.yaml"
 try:  # validated in the main process; a cluster job re-reads what was validated there. A cuda device this machine
@@ -38,7 +39,12 @@ CONFIG = f"{OUT}/config.yaml"  # the resolved configuration: every step's --conf
 PUBLISHED = f"results/published/{PROFILE}"  # committed results of this profile (PROVENANCE); the DAG never writes there
 RUNS = suite_config.runs(config)
 RUN = OUT + "/runs/{dataset}/{setting}/{method}/seed{seed}"
-JOBS = {job.name: job for job in suite_config.jobs(config)}  # training jobs: one run, or a stack of runs
+PARTS = f"{PUBLISHED}/parts"  # what earlier sittings of this profile finished (evaluation/parts.py)
+try:
+    HELD = covered(Path(PARTS), config)  # {run: part}: neither trained nor evaluated here, merged by `aggregate`
+except PartError as err:
+    raise WorkflowError(f"invalid published part: {err}") from None
+JOBS = {job.name: job for job in suite_config.jobs(config, skip=set(HELD))}  # training jobs: one run, or a stack
 JOB = OUT + "/jobs/{job}"
 EVALUATION = OUT + "/evaluations/{job}"  # a training job's runs are evaluated together
 TRAINING_SETS = sorted({(r.dataset, r.setting, r.seed) for r in RUNS})  # each with a ceiling and a floor reference
@@ -270,10 +276,13 @@ rule aggregate:
     input:
         evaluations=[f"{OUT}/evaluations/{name}.json" for name in JOBS],  # every run's metrics.json
         references=rules.references.output,
+        parts=[f"{PARTS}/{part}/{f}" for part in sorted(set(HELD.values())) for f in (PART, *PART_FILES)],
     output: **AGG
     log: OUT + "/logs/aggregate.log"
-    params: trained=config["trained"], code=STEP_CODE["aggregate"]
-    shell: "{PY} -m evaluation.aggregate --config {CONFIG} --dir {OUT} > {log} 2>&1"
+    params:
+        trained=config["trained"], code=STEP_CODE["aggregate"],
+        parts=f"--parts {PARTS}" if HELD else "",
+    shell: "{PY} -m evaluation.aggregate --config {CONFIG} --dir {OUT} {params.parts} > {log} 2>&1"
 
 
 rule sweep:

@@ -92,49 +92,77 @@ def reference_runs(runs: list[Run]) -> list[Run]:
     return [Run(d, s, ref, k) for d, s, k in sets for ref in REFERENCES]
 
 
-def collect(root: Path, cfg: dict):
-    """The four aggregates of the results folder `root` (results/<profile>/) for the runs `cfg` expects."""
-    rows, runs, curves, figure_data = [], [], [], {}
+def gather(root: Path, cfg: dict, runs: list[Run], held=frozenset()) -> tuple[list[dict], list[dict],
+                                                                              list[pd.DataFrame], dict]:
+    """What the run folders (and reference folders) of `runs` below `root` hold: metric rows, runs.csv rows (before
+    the trained verdicts), learning curves and figure data; a run without metrics.json is `missing`. `held`: the
+    runs published parts hold, which the DAG gave no training job (evaluation/parts.py)."""
+    rows, records, curves, figure_data = [], [], [], {}
     profile = cfg["profile"]
-    expected = suite_config.runs(cfg)
     figure_seed = suite_config.first_seed(cfg)  # the figures draw this seed's samples and densities
-    jobs = {run: job for job in suite_config.jobs(cfg) for run in job.runs}
-    for run in expected + reference_runs(expected):
+    jobs = {run: job for job in suite_config.jobs(cfg, skip=set(held)) for run in job.runs}
+    for run in runs:
         reference = run.method in REFERENCES
         run_dir = root / ("references" if reference else "runs") / run.path
         ident = {"dataset": run.dataset, "setting": run.setting, "method": run.method, "seed": run.seed}
         if not (run_dir / "metrics.json").exists():
             if not reference:
-                runs.append({**ident, "status": "missing", "failure": None})
+                records.append({**ident, "status": "missing", "failure": None})
             continue
         rec = read_json(run_dir / "metrics.json")
         rows += metric_rows(profile, ident, rec)
         if not reference:
-            runs.append({**ident, "kind": rec.get("kind"), "status": rec["status"],
-                         "failure": json.dumps(rec.get("failure")), "iterations": rec["train"]["iterations"],
-                         "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
-                         "machine": rec["train"].get("machine"), "train_commit": rec["train"].get("git_commit"),
-                         "config_hash": rec["train"].get("config_hash"),
-                         **benchmark(root / "jobs" / f"{jobs[run].name}.benchmark.tsv", len(jobs[run].runs)),
-                         "curve_params": json.dumps(rec.get("curve_params") or {}, sort_keys=True)})
+            records.append({**ident, "kind": rec.get("kind"), "status": rec["status"],
+                            "failure": json.dumps(rec.get("failure")), "iterations": rec["train"]["iterations"],
+                            "seconds_per_1000_iterations": rec["train"]["seconds_per_1000_iterations"],
+                            "machine": rec["train"].get("machine"), "train_commit": rec["train"].get("git_commit"),
+                            "config_hash": rec["train"].get("config_hash"),
+                            "train_code": rec["train"].get("training_code"),
+                            **benchmark(root / "jobs" / f"{jobs[run].name}.benchmark.tsv", len(jobs[run].runs)),
+                            "curve_params": json.dumps(rec.get("curve_params") or {}, sort_keys=True)})
         curve = read_curve(run_dir, ident)
         if curve is not None:
             curves.append(curve)
         if run.setting == "clean" and run.seed == figure_seed and rec["status"] == "ok":
             keep_figure_data(figure_data, run_dir, run)
+    return rows, records, curves, figure_data
+
+
+def collect(root: Path, cfg: dict, parts: Path | None = None):
+    """The four aggregates of the results folder `root` (results/<profile>/) for the runs `cfg` expects; a run that
+    a published part in `parts` holds (evaluation/parts.py) is taken from the part, not from its run folder."""
+    from evaluation import parts as published_parts
+
+    expected = suite_config.runs(cfg)
+    held = published_parts.covered(parts, cfg) if parts else {}
+    rows, records, curves, figure_data = gather(root, cfg, [r for r in expected if r not in held] +
+                                                reference_runs(expected), held)
+    metrics = pd.DataFrame(rows)
+    runs = pd.DataFrame(records)
+    if held:
+        part = published_parts.load(parts, held)
+        metrics, runs = pd.concat([metrics, part["metrics"]]), pd.concat([runs, part["runs"]])
+        curves.append(part["curves"])
+        figure_data.update(part["figure_data"])
+        order = {run: i for i, run in enumerate(expected)}  # runs.csv in the profile's order, as without parts
+        runs = runs.assign(_order=[order[Run(d, s, m, int(k))] for d, s, m, k in runs[IDENTITY].itertuples(
+            index=False)]).sort_values("_order").drop(columns="_order")
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
     curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]
-    metrics = pd.DataFrame(rows)
-    runs = judge(pd.DataFrame(runs), metrics if len(metrics) else pd.DataFrame(columns=IDENTITY + ["metric", "value"]),
+    runs = judge(runs, metrics if len(metrics) else pd.DataFrame(columns=IDENTITY + ["metric", "value"]),
                  curves, cfg["trained"])
-    return metrics, runs, curves, figure_data
+    return metrics.reset_index(drop=True), runs, curves, figure_data
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     suite_config.add_arguments(parser)
-    cfg, out = suite_config.from_arguments(parser.parse_args(argv))
-    metrics, runs, curves, figure_data = collect(out, cfg)
+    parser.add_argument("--parts", type=Path, default=None,
+                        help="published parts of the profile (results/published/<profile>/parts): their runs are "
+                             "taken from there (evaluation/parts.py)")
+    args = parser.parse_args(argv)
+    cfg, out = suite_config.from_arguments(args)
+    metrics, runs, curves, figure_data = collect(out, cfg, args.parts)
     for name, table in (("metrics.csv", metrics), ("runs.csv", runs), ("curves.csv", curves)):
         with atomic_path(out / name) as tmp:
             table.to_csv(tmp, index=False)

@@ -343,7 +343,7 @@ def evaluate_run(status: dict, method, samples: np.ndarray, data: dict, curve: l
     record = {**ident, "kind": status.get("kind"), "status": status["status"], "failure": status.get("failure"),
               "metrics": {}, "curve_params": status.get("curve_params", {}),
               "train": {k: status.get(k) for k in ("iterations", "seconds_per_1000_iterations", "threads",
-                                                          "machine", "git_commit", "config_hash")},
+                                                          "machine", "git_commit", "training_code", "config_hash")},
               "provenance": provenance(status.get("config_hash"))}
     if status["status"] != "ok":
         return record

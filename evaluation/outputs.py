@@ -53,6 +53,19 @@ def code_version(names, root: Path = ROOT) -> str:
     return digest.hexdigest()[:12]
 
 
+def training_code(root: Path = ROOT) -> list[str]:
+    """The code that turns a configuration into a trained run: every module of datasets/ and methods/ but the tools
+    run by hand (the bench, the status report)."""
+    return sorted(str(p.relative_to(root)) for d in ("datasets", "methods") for p in (root / d).rglob("*.py")
+                  if p.name not in ("bench.py", "status.py"))
+
+
+def training_version(root: Path = ROOT) -> str:
+    """The fingerprint of the training code: recorded in every run's train.json (and runs.csv `train_code`), so
+    that a published part is merged only with runs that the same code trained (evaluation/parts.py)."""
+    return code_version(training_code(root), root)
+
+
 def evaluation_version(root: Path = ROOT) -> str:
     """The fingerprint of the evaluation code (EVALUATION_CODE): recorded in every metrics.json, and a parameter of
     the DAG's evaluate and references rules, so that Snakemake re-evaluates when it changes."""

@@ -48,15 +48,15 @@ def reference_dir() -> Path:
     return path
 
 
-def copy_repo(dest: Path) -> Path:
-    """A copy of the repository's tracked-relevant files, as a fresh clone has them (the published results, no
-    other results, no environment), for running the DAG in isolation."""
+def copy_repo(dest: Path, source: Path = ROOT) -> Path:
+    """A copy of the repository's tracked-relevant files (of `source`, another copy), as a fresh clone has them (the
+    published results, no other results, no environment), for running the DAG in isolation."""
     ignore = shutil.ignore_patterns(".venv", ".git", "results", ".snakemake", "__pycache__", ".pytest_cache",
                                     "*.egg-info", "build", "report.html")
-    shutil.copytree(ROOT, dest, ignore=ignore)
+    shutil.copytree(source, dest, ignore=ignore)
     (dest / "results").mkdir(exist_ok=True)
-    if (ROOT / "results" / "published").exists():
-        shutil.copytree(ROOT / "results" / "published", dest / "results" / "published")
+    if (source / "results" / "published").exists():
+        shutil.copytree(source / "results" / "published", dest / "results" / "published")
     return dest
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -149,3 +152,33 @@ def test_a_fresh_clone_trains_every_run_of_the_default_profile(fresh):
     assert jobs["train"] == jobs["evaluate"] == len(training_jobs), jobs
     assert max(len(job.runs) for job in training_jobs) == cfg["training"]["stack"] == 1  # one run per job (batch 256)
     assert not (fresh / "results" / "default").exists()  # a dry run writes nothing
+
+
+# --- a profile over sittings: published parts (evaluation/parts.py) -----------------------------------------------
+def test_a_published_part_is_used_by_a_fresh_clone_and_other_training_code_is_refused(dag, tmp_path):
+    """What one clone finished, published as a part, is neither retrained nor re-evaluated by a fresh clone, whose
+    aggregates hold the part's numbers; a checkout whose training code differs refuses to merge the part."""
+    parts = tmp_path / "parts"
+    proc = subprocess.run([sys.executable, "-m", "evaluation.parts", "publish", "--config", "results/tiny/config.yaml",
+                           "--parts", str(parts), "--name", "sitting1", "--start", "2026-12-07T02:00Z"],
+                          cwd=dag, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    assert proc.returncode == 0 and "4 runs published" in proc.stdout, proc.stderr[-3000:]
+    fresh = copy_repo(tmp_path / "fresh", source=dag)
+    shutil.copytree(parts, fresh / "results/published/tiny/parts")
+    proc = snakemake(["-n", "--cores", "2", RUNS_CSV, "--config", *OVERRIDES], fresh, timeout=COMMAND_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = job_counts(proc.stdout + proc.stderr)
+    assert "train" not in jobs and "evaluate" not in jobs and jobs["aggregate"] == 1, jobs
+    proc = snakemake(["--cores", "2", RUNS_CSV, "--config", *OVERRIDES], fresh)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (fresh / "results/tiny/runs").exists()  # nothing trained
+    for name, columns in (("runs.csv", ["seconds_per_1000_iterations", "config_hash", "train_code", "plateaued"]),
+                          ("metrics.csv", ["metric", "value"])):
+        ours, theirs = (pd.read_csv(d / "results/tiny" / name).query("method not in ['ceiling', 'floor']")
+                        .sort_values([c for c in ("dataset", "method", "seed", "metric") if c in columns + [
+                            "dataset", "method", "seed"]]).reset_index(drop=True) for d in (fresh, dag))
+        pd.testing.assert_frame_equal(ours[columns], theirs[columns])
+    gan = fresh / "methods" / "gan.py"
+    gan.write_text(gan.read_text() + "\n\ndef _changed(x):\n    return x\n")  # other training code
+    proc = snakemake(["-n", "--cores", "2", RUNS_CSV, "--config", *OVERRIDES], fresh, timeout=COMMAND_TIMEOUT)
+    assert proc.returncode != 0 and "trained by other training code" in proc.stdout + proc.stderr, proc.stdout[-3000:]

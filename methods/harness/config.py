@@ -277,14 +277,14 @@ class Job:
 STACK_KEYS = {"seeds": ("dataset", "setting"), "curve": ("dataset",), "method": ()}  # what the runs of a job share
 
 
-def jobs(cfg: dict) -> list[Job]:
+def jobs(cfg: dict, skip: set | frozenset = frozenset()) -> list[Job]:
     """The training jobs of the configuration: each 2-D run joins the runs sharing its method, hyper-parameters and
     `training: stack_by` key, at most `training: stack` per job (trained as one stack where the method stacks with
     these hyper-parameters, one after the other in the job's process otherwise); every image run is a job of its
-    own, named by its run folder."""
+    own, named by its run folder. Runs in `skip` (held by published parts: evaluation/parts.py) get no job."""
     size, by = cfg["training"]["stack"], cfg["training"]["stack_by"]
     groups: dict[tuple, list[Run]] = {}
-    for run in runs(cfg):
+    for run in (r for r in runs(cfg) if r not in skip):
         hp = hparams(cfg, run.method, run.dataset)
         if size > 1 and datasets.track(run.dataset) == "2d":
             shared = tuple(getattr(run, key) for key in STACK_KEYS[by])

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 import datasets
 import methods
+from evaluation.outputs import training_version
 from datasets.settings import Setting, derive_seed
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
@@ -320,7 +321,8 @@ def finish(run: Run, hp: dict, threads: int) -> dict:
               "train_seconds_this_session": run.train_seconds, "stack": run.stack,
               "seconds_per_1000_iterations": 1000 * run.train_seconds / done if done > 0 else None,
               "threads": threads, "seed_value": run.seed_value, "config_hash": run.meta["config_hash"],
-              "git_commit": git_commit(), "machine": devices.machine(hp["device"]),
+              "git_commit": git_commit(), "training_code": training_version(),
+              "machine": devices.machine(hp["device"]),
               "curve_params": run.curve_params or {}, "hparams": hp}
     write_json(run.run_dir / STATUS, record)  # last: the evaluation reads it, and Snakemake waits for it
     return record
