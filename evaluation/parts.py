@@ -9,8 +9,8 @@ checkpoints.
 A later DAG of the profile, on this clone or a fresh one, reads the parts when the Snakefile is parsed (`covered`):
 a run that a part holds is neither trained nor evaluated again, and the aggregate takes its rows from the part. A
 part is used only as it was made. Each of its runs must have the configuration hash that the profile now gives the
-run, and have been trained and evaluated by this checkout's training and evaluation code (their fingerprints,
-evaluation/outputs.py); otherwise the DAG stops with a message naming the part and the fix. Numbers from different
+run, and have been trained and evaluated by this checkout's training and evaluation code (their fingerprints:
+methods/harness/code.py, evaluation/outputs.py); otherwise the DAG stops with a message naming the part and the fix. Numbers from different
 code are never merged: a change to the training code that leaves the numbers unchanged is accepted only by adding
 the old fingerprint to SAME_NUMBERS, with the test that shows it.
 
@@ -27,7 +27,8 @@ import json
 import sys
 from pathlib import Path
 
-from evaluation.outputs import ROOT, evaluation_version, training_version
+from evaluation.outputs import ROOT, evaluation_version
+from methods.harness.code import training_version
 from methods.harness import config as suite_config
 from methods.harness.config import Run
 
@@ -90,7 +91,7 @@ def covered(parts: Path, cfg: dict, root: Path = ROOT) -> dict[Run, str]:
                                 f"changed since): {fix}")
             if entry["train_code"] != training and entry["train_code"] not in SAME_NUMBERS:
                 raise PartError(f"{where} holds {run.path} trained by other training code (fingerprint "
-                                f"{entry['train_code']}; this checkout's is {training}, evaluation/outputs.py "
+                                f"{entry['train_code']}; this checkout's is {training}, methods/harness/code.py "
                                 f"`training_version`), and training is not merged across code: {fix}")
             if entry["evaluation_code"] != evaluation:
                 raise PartError(f"{where} holds {run.path} evaluated by other evaluation code (fingerprint "

@@ -41,11 +41,11 @@ from tqdm import tqdm
 
 import datasets
 import methods
-from evaluation.outputs import training_version
 from datasets.settings import Setting, derive_seed
 from methods.core.stack import Stack, StackedBatches
 from methods.harness import config as suite_config
 from methods.harness import devices
+from methods.harness.code import training_version
 from methods.harness.io import atomic_path, git_commit, write_json
 from methods.harness.progress import Progress
 from methods.harness.runfiles import (CHECKPOINT, CURVE, DENSITY, SAMPLES, STATUS, load_checkpoint,
