@@ -28,8 +28,9 @@ methods, datasets and metrics:
     joint (an energy and a generator): HSR ↑, KLD ↓, AUC ↑
 
 Its seed noise is the sd over NOISE_DRAWS bootstrap resamplings of the seeds (`bootstrap_scores`). Each family
-takes its best point at the largest budget; a point within TIE_SDS sd of it ties, and a tie goes to the cheaper
-point (`point_costs`: matrix-product FLOPs per budget unit). A point is shared only where every family admits it;
+takes its best point at the largest budget; a point within TIE_SDS sd of it ties unless one of its values is worse
+than the best point's by more than the metric's tolerance (`cell_losses`; config `trained: tolerance:`), and a tie
+goes to the cheaper point (`point_costs`: matrix-product FLOPs per budget unit). A point is shared only where every family admits it;
 otherwise each family takes its own (`decide`). The sweep's seeds are not those of any other profile, and no claim's
 comparison enters the rule: the scores are ranks of each method against itself.
 """
@@ -191,10 +192,10 @@ def point_costs(cfg: dict, variants, dataset: str = "two_circle") -> pd.DataFram
 class Decision:
     """What the rule chooses: one point for every family (`shared`), or each family its own (`families`), with the
     evidence: per family its points best first and, for each, (point, Δ score to the best, bootstrap sd of Δ, cost,
-    whether it ties with the best)."""
+    whether it ties with the best, the values it loses beyond their tolerance)."""
     shared: str | None
     families: dict[str, str]
-    evidence: dict[str, list[tuple[str, float, float, float, bool]]] = field(default_factory=dict)
+    evidence: dict[str, list[tuple[str, float, float, float, bool, list[str]]]] = field(default_factory=dict)
 
     def choice(self, family: str) -> str:
         return self.shared or self.families[family]
@@ -203,13 +204,32 @@ class Decision:
         return self.shared or ", ".join(f"{f}: {p}" for f, p in self.families.items())
 
 
-def decide(score: pd.DataFrame, boot: pd.DataFrame, budgets: list[int], cost: pd.DataFrame) -> Decision:
+def cell_losses(table: pd.DataFrame, budget: int, family: str, point: str, best: str, tolerance: dict) -> list[str]:
+    """The cells (method, dataset, metric) of `family` at `budget` where `point` is worse than `best` by more than
+    the metric's tolerance (config `trained: tolerance:`, twice the pooled seed-to-seed sd of a final metric), as
+    text; a diverged or missing value is worse than any. Metrics without a tolerance (MMD) are not gated."""
+    cells = table[(table["family"] == family) & (table["budget"] == budget) & table["metric"].isin(tolerance)]
+    mean = {(r.method, r.dataset, r.metric, r.point): r.mean for r in cells.itertuples()}
+    losses = []
+    for method, dataset, metric in sorted({k[:3] for k in mean}):
+        ours, theirs = mean.get((method, dataset, metric, point)), mean.get((method, dataset, metric, best))
+        if ours is None or theirs is None or not np.isfinite(theirs):  # a cell one of them did not run (`only:`)
+            continue
+        worse = (ours - theirs) * (1 if FAMILY_METRICS[family][metric] == "min" else -1)
+        if not np.isfinite(ours) or worse > tolerance[metric]:
+            losses.append(f"{dataset} {method} {metric} {ours - theirs:+.3g}")
+    return losses
+
+
+def decide(score: pd.DataFrame, boot: pd.DataFrame, budgets: list[int], cost: pd.DataFrame,
+           table: pd.DataFrame | None = None, tolerance: dict | None = None) -> Decision:
     """The fair rule (docs/recipe.md). Each family ranks the points by its own score at the largest budget (ties
     broken by the next budget down). A point whose score is within TIE_SDS bootstrap sds of the family's best (the
-    sd of the difference, over the same draws) ties with it; of the tied points, those within EQUAL_COST of the
-    cheapest are the family's admissible points (a tie goes to the cheaper setting). A point that every family
-    admits is shared (the best mean score of such points); otherwise each family takes its best admissible point,
-    and the methods of a family share it."""
+    sd of the difference, over the same draws) ties with it, unless one of its values (`table`, from rank_points) is
+    worse than the best point's by more than the metric's `tolerance` (`cell_losses`: a rank hides how much a point
+    loses). Of the tied points, those within EQUAL_COST of the cheapest are the family's admissible points (a tie
+    goes to the cheaper setting). A point that every family admits is shared (the best mean score of such points);
+    otherwise each family takes its best admissible point, and the methods of a family share it."""
     top = max(budgets)
     draws = boot[boot["budget"] == top]
     at_top = score[score["budget"] == top].set_index("point")
@@ -223,9 +243,12 @@ def decide(score: pd.DataFrame, boot: pd.DataFrame, budgets: list[int], cost: pd
         rows = []
         for p in order:
             delta, sd = at_top.loc[p, family] - at_top.loc[best, family], float((samples[p] - samples[best]).std())
-            rows.append((p, delta, sd, cost_of.get((family, p), np.nan), p == best or delta <= TIE_SDS * sd))
+            losses = [] if p == best or table is None or not tolerance else \
+                cell_losses(table, top, family, p, best, tolerance)
+            rows.append((p, delta, sd, cost_of.get((family, p), np.nan),
+                         p == best or (delta <= TIE_SDS * sd and not losses), losses))
         evidence[family] = rows
-        admitted[family] = _cheapest([p for p, *_, tied in rows if tied], {p: c for p, _, _, c, _ in rows})
+        admitted[family] = _cheapest([p for p, *_, tied, _ in rows if tied], {p: c for p, _, _, c, *_ in rows})
     common = [p for p in ranking(score, budgets) if all(p in admitted[f] for f in families)]
     return Decision(common[0] if common else None, {f: admitted[f][0] for f in families}, evidence)
 
@@ -245,12 +268,14 @@ def decision_lines(decision: Decision, score: pd.DataFrame, boot: pd.DataFrame, 
     top = max(budgets)
     noise = boot[boot["budget"] == top].groupby("point")
     at_top = score[score["budget"] == top].set_index("point")
-    lines = [f"| family | point | score @{top} ± seed noise | Δ to best ± sd | tie (Δ ≤ {TIE_SDS:g} sd) | "
+    lines = [f"| family | point | score @{top} ± seed noise | Δ to best ± sd | tie (Δ ≤ {TIE_SDS:g} sd, no value worse "
+             "beyond its tolerance) | "
              "MFLOP / unit | chosen |", "|" + " --- |" * 7]
     for family, rows in decision.evidence.items():
         sd = noise[family].std()
-        for p, delta, delta_sd, cost, tied in rows:
-            tie = "best" if p == rows[0][0] else ("yes" if tied else "no")
+        for p, delta, delta_sd, cost, tied, losses in rows:
+            tie = "best" if p == rows[0][0] else ("yes" if tied else "no" + (
+                f", worse beyond tolerance: {'; '.join(losses)}" if losses else ""))
             lines.append(f"| {family} | `{p}` | {at_top.loc[p, family]:.2f} ± {sd[p]:.2f} | {delta:+.2f} ± "
                          f"{delta_sd:.2f} | {tie} | {'–' if not np.isfinite(cost) else f'{cost / 1e6:.3g}'} | "
                          f"{'✓' if decision.choice(family) == p else ''} |")
@@ -395,7 +420,7 @@ def make_sweep_table(root: Path, cfg: dict) -> Decision:
     values = budget_values(curves, runs, budgets, per_iteration(cfg))
     table = rank_points(values)
     score, boot = scores(table), bootstrap_scores(values)
-    decision = decide(score, boot, budgets, point_costs(cfg, runs["method"]))
+    decision = decide(score, boot, budgets, point_costs(cfg, runs["method"]), table, cfg["trained"]["tolerance"])
     out = root / "tables"
     out.mkdir(parents=True, exist_ok=True)
     overrides = suite_config.sweep_points(cfg["sweep"])
@@ -466,8 +491,10 @@ def compare_text(entries: list) -> str:
     """What `--compare` prints: every point's scores per budget, then per family its score ± seed noise, Δ to the
     family's best, cost and the rule's choice (`decide`)."""
     values, costs, budgets = compared(entries)
-    score, boot = scores(rank_points(values)), bootstrap_scores(values)
-    decision = decide(score, boot, budgets, costs)
+    table = rank_points(values)
+    score, boot = scores(table), bootstrap_scores(values)
+    tolerance = suite_config.load()["trained"]["tolerance"]  # today's, for every stage alike
+    decision = decide(score, boot, budgets, costs, table, tolerance)
     return "\n".join([score.pivot(index="point", columns="budget").round(2).to_string(), "",
                       *decision_lines(decision, score, boot, budgets)])
 

@@ -257,11 +257,12 @@ def test_a_scores_seed_noise_is_the_bootstrap_over_the_seeds():
     assert (steady_boot.groupby("point")["implicit"].std() == 0).all()
 
 
-def decide_on(curves: pd.DataFrame, cost: dict) -> sw.Decision:
+def decide_on(curves: pd.DataFrame, cost: dict, tolerance: dict | None = None) -> sw.Decision:
     values = sw.budget_values(curves, runs_of(curves), [200])
     costs = pd.DataFrame([{"point": p, "family": f, "cost": c} for p, c in cost.items()
                           for f in set(values["family"])])
-    return sw.decide(sw.scores(sw.rank_points(values)), sw.bootstrap_scores(values), [200], costs)
+    table = sw.rank_points(values)
+    return sw.decide(sw.scores(table), sw.bootstrap_scores(values), [200], costs, table, tolerance)
 
 
 def test_a_points_cost_counts_the_arithmetic_of_its_iteration():
@@ -279,13 +280,25 @@ def test_a_difference_within_seed_noise_is_a_tie_that_goes_to_the_cheaper_point(
     noisy = seed_curves({"s0": (0.6, 0.8), "s1": (0.62, 0.8)})
     decision = decide_on(noisy, {"s0": 10.0, "s1": 20.0})
     assert decision.shared == "s0"
-    (best, *_), (other, delta, sd, cost, tied) = decision.evidence["implicit"]
+    (best, *_), (other, delta, sd, cost, tied, losses) = decision.evidence["implicit"]
     assert best == "s1" and other == "s0" and 0 < delta <= sw.TIE_SDS * sd and cost == 10.0 and tied
     # at equal cost (within EQUAL_COST) the better score wins the tie
     assert decide_on(noisy, {"s0": 10.0, "s1": 11.0}).shared == "s1"
     # a difference far beyond the seeds' spread is no tie: the better point wins whatever it costs
     clear = seed_curves({"s0": (0.50, 0.51), "s1": (0.80, 0.81)})
     assert decide_on(clear, {"s0": 10.0, "s1": 40.0}).shared == "s1"
+
+
+def test_a_point_that_loses_a_value_beyond_its_tolerance_does_not_tie():
+    # the ranks tie (as above), but the cheaper s0's HSR is 0.01 below s1's: within a tolerance of 0.055 it is
+    # admitted, beyond one of 0.005 it is not, and the better point wins whatever it costs
+    noisy = seed_curves({"s0": (0.6, 0.8), "s1": (0.62, 0.8)})
+    assert decide_on(noisy, {"s0": 10.0, "s1": 20.0}, {"hsr": 0.055}).shared == "s0"
+    decision = decide_on(noisy, {"s0": 10.0, "s1": 20.0}, {"hsr": 0.005})
+    assert decision.shared == "s1"
+    (_, *_), (other, delta, sd, _, tied, losses) = decision.evidence["implicit"]
+    assert other == "s0" and delta <= sw.TIE_SDS * sd and not tied
+    assert len(losses) == 1 and "hsr -0.01" in losses[0], losses
 
 
 def test_one_axis_at_a_time_away_from_a_base():
