@@ -232,7 +232,9 @@ rule train:
 rule evaluate:
     """Each run's metrics.json of one training job, from what training wrote (evaluation/evaluate.py), in one
     process; the output is the job's list of metrics files, evaluations/<job>.json. Reruns when the evaluation code
-    changes (its fingerprint, evaluation/outputs.py), without retraining."""
+    changes (its fingerprint, evaluation/outputs.py), without retraining. Before any waiting training job: a sitting
+    stopped at any moment has evaluated every run it finished, ready to publish (evaluation/parts.py)."""
+    priority: 10
     input:
         unpack(job_inputs),
         job=JOB + ".json",
