@@ -145,8 +145,8 @@ def collect(root: Path, cfg: dict, parts: Path | None = None):
         curves.append(part["curves"])
         figure_data.update(part["figure_data"])
         order = {run: i for i, run in enumerate(expected)}  # runs.csv in the profile's order, as without parts
-        runs = runs.assign(_order=[order[Run(d, s, m, int(k))] for d, s, m, k in runs[IDENTITY].itertuples(
-            index=False)]).sort_values("_order").drop(columns="_order")
+        runs = runs.assign(_order=[order[run] for run in published_parts.runs_of(runs)]).sort_values("_order") \
+            .drop(columns="_order")
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=IDENTITY + ["iteration"])
     curves = curves[IDENTITY + [c for c in curves.columns if c not in IDENTITY]]
     runs = judge(runs, metrics if len(metrics) else pd.DataFrame(columns=IDENTITY + ["metric", "value"]),

@@ -351,26 +351,33 @@ def trained_table(runs: pd.DataFrame) -> list[str]:
         return []
     table = r.groupby(["method", "column"])["trained"].agg(lambda t: f"{int(t.sum())}/{len(t)}").unstack("column")
     table = table.fillna("–")
-    untrained = [f"- {u.method} on {u.dataset}/{u.setting}, seed {u.seed}: {u.not_trained_because or u.status}"
-                 for u in r[~r["trained"]].itertuples()] if "not_trained_because" in r else []
+    why = why_not_trained(r)
+    untrained = [f"- {u.method} on {u.dataset}/{u.setting}, seed {u.seed}: {w}"
+                 for u, w in zip(r[~r["trained"]].itertuples(), why[~r["trained"]])] \
+        if "not_trained_because" in r else []
     return ["", "## Which runs are trained", "",
             "Trained runs / runs per method, on each dataset (clean setting) and over all settings of each curve "
             "(runs.csv, `beats_floor` and `plateaued`).", "",
             table.to_markdown()] + (["", f"Not trained ({len(untrained)}), and why:", "", *untrained]
-                                    if untrained else []) + every_run(r)
+                                    if untrained else []) + every_run(r, why)
 
 
-def every_run(r: pd.DataFrame) -> list[str]:
+def why_not_trained(r: pd.DataFrame) -> pd.Series:
+    """Per run of `r` (with its `trained` column): "" when trained, else runs.csv's `not_trained_because`, or its
+    status where that is empty."""
+    because = r["not_trained_because"] if "not_trained_because" in r else pd.Series("", index=r.index)
+    reason = because.where(because.map(lambda w: isinstance(w, str) and w != ""), r["status"])
+    return reason.where(~r["trained"], "")
+
+
+def every_run(r: pd.DataFrame, why: pd.Series) -> list[str]:
     """Every run by its folder (runs/<dataset>/<setting>/<method>/seed<k>) with both facts of runs.csv and, for an
     untrained one, why."""
     if not {"beats_floor", "plateaued"} <= set(r.columns):
         return []
     rows = pd.DataFrame({
         "run": r["dataset"] + "/" + r["setting"] + "/" + r["method"] + "/seed" + r["seed"].astype(str),
-        "beats_floor": truth(r, "beats_floor"), "plateaued": truth(r, "plateaued"),
-        "why not trained": [("" if t else (why if isinstance(why, str) and why else status))
-                            for t, why, status in zip(r["trained"], r["not_trained_because"] if "not_trained_because" in r
-                                                      else [""] * len(r), r["status"])]})
+        "beats_floor": truth(r, "beats_floor"), "plateaued": truth(r, "plateaued"), "why not trained": why})
     return ["", "Every run (runs.csv):", "", rows.to_markdown(index=False)]
 
 

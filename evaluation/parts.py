@@ -10,9 +10,9 @@ A later DAG of the profile, on this clone or a fresh one, reads the parts when t
 a run that a part holds is neither trained nor evaluated again, and the aggregate takes its rows from the part. A
 part is used only as it was made. Each of its runs must have the configuration hash that the profile now gives the
 run, and have been trained and evaluated by this checkout's training and evaluation code (their fingerprints:
-methods/harness/code.py, evaluation/outputs.py); otherwise the DAG stops with a message naming the part and the fix. Numbers from different
-code are never merged: a change to the training code that leaves the numbers unchanged is accepted only by adding
-the old fingerprint to SAME_NUMBERS, with the test that shows it.
+methods/harness/code.py, evaluation/outputs.py); otherwise the DAG stops with a message naming the part and the
+fix. Numbers from different code are never merged: a change to the training code that leaves the numbers unchanged
+is accepted only by adding the old fingerprint to SAME_NUMBERS, with the test that shows it.
 
     python -m evaluation.parts publish --config results/full/config.yaml --dir results/full --name sitting1 \\
         [--start 2026-12-07T02:30Z --end … --bench bench.txt]     # what results/full/ finished → a new part
@@ -34,7 +34,6 @@ from methods.harness.config import Run
 
 PART = "part.json"
 FILES = ("metrics.csv", "runs.csv", "curves.csv", "figure_data.npz")
-VERDICTS = ("beats_floor", "plateaued", "not_trained_because", "memorised")  # recomputed when parts are merged
 # Training-code fingerprints whose runs the current code reproduces number for number, each with the test that
 # showed it: {"old fingerprint": "tests/…::test_…"}. Empty: every part must come from this checkout's code.
 SAME_NUMBERS: dict[str, str] = {}
@@ -101,9 +100,17 @@ def covered(parts: Path, cfg: dict, root: Path = ROOT) -> dict[Run, str]:
     return held
 
 
-def _ident(frame) -> list[Run]:
+def runs_of(frame) -> list[Run]:
+    """The run of each row of a table with dataset, setting, method and seed columns."""
     return [Run(d, s, m, int(k)) for d, s, m, k in frame[["dataset", "setting", "method", "seed"]].itertuples(
         index=False)]
+
+
+def figure_keys(keys, runs) -> list[str]:
+    """The keys of figure data that belong to `runs` (evaluation/aggregate.py `figure_key`:
+    kind/dataset/method[/…])."""
+    mine = {(r.dataset, r.method) for r in runs}
+    return [k for k in keys if tuple(k.split("/")[1:3]) in mine]
 
 
 def load(parts: Path, held: dict[Run, str]) -> dict:
@@ -118,12 +125,9 @@ def load(parts: Path, held: dict[Run, str]) -> dict:
         mine = {run for run, part in held.items() if part == name}
         for key in ("metrics", "runs", "curves"):
             frame = pd.read_csv(folder / f"{key}.csv", dtype={"setting": str})
-            out[key].append(frame[[run in mine for run in _ident(frame)]])
+            out[key].append(frame[[run in mine for run in runs_of(frame)]])
         with np.load(folder / "figure_data.npz") as f:
-            for k in f.files:  # figure keys are kind/dataset/method[/…] of the profile's first seed
-                kind, dataset, method = k.split("/")[:3]
-                if any(r.dataset == dataset and r.method == method for r in mine):
-                    out["figure_data"][k] = f[k]
+            out["figure_data"].update({k: f[k] for k in figure_keys(f.files, mine)})
     return {k: (pd.concat(v, ignore_index=True) if isinstance(v, list) else v) for k, v in out.items()}
 
 
@@ -149,7 +153,7 @@ def publish(root: Path, cfg: dict, parts: Path, name: str, sitting: dict) -> lis
     evaluated = metrics.groupby(["dataset", "setting", "method", "seed"])["evaluation_version"].first() \
         if len(metrics) else pd.Series(dtype=object)
     done, skipped = [], []
-    for run, rec in zip(_ident(runs), runs.to_dict("records")):
+    for run, rec in zip(runs_of(runs), runs.to_dict("records")):
         version = evaluated.get((run.dataset, run.setting, run.method, run.seed))
         if rec["status"] == "missing":
             continue
@@ -167,11 +171,10 @@ def publish(root: Path, cfg: dict, parts: Path, name: str, sitting: dict) -> lis
     folder.mkdir(parents=True)
     for key, frame in (("metrics", metrics), ("runs", runs), ("curves", curves)):
         with atomic_path(folder / f"{key}.csv") as tmp:
-            frame[[run in keep for run in _ident(frame)]].to_csv(tmp, index=False)
+            frame[[run in keep for run in runs_of(frame)]].to_csv(tmp, index=False)
     with atomic_path(folder / "figure_data.npz") as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **{k: v for k, v in figure_data.items()
-                                  if any(k.split("/")[1:3] == [r.dataset, r.method] for r in keep)})
-    finished = runs[[run in keep for run in _ident(runs)]]
+        np.savez_compressed(f, **{k: figure_data[k] for k in figure_keys(figure_data, keep)})
+    finished = runs[[run in keep for run in runs_of(runs)]]
     write_json(folder / PART, {
         "profile": cfg["profile"], "sitting": sitting,
         "runs": [{"dataset": r["dataset"], "setting": r["setting"], "method": r["method"], "seed": int(r["seed"]),

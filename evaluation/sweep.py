@@ -30,9 +30,9 @@ methods, datasets and metrics:
 Its seed noise is the sd over NOISE_DRAWS bootstrap resamplings of the seeds (`bootstrap_scores`). Each family
 takes its best point at the largest budget; a point within TIE_SDS sd of it ties unless one of its values is worse
 than the best point's by more than the metric's tolerance (`cell_losses`; config `trained: tolerance:`), and a tie
-goes to the cheaper point (`point_costs`: matrix-product FLOPs per budget unit). A point is shared only where every family admits it;
-otherwise each family takes its own (`decide`). The sweep's seeds are not those of any other profile, and no claim's
-comparison enters the rule: the scores are ranks of each method against itself.
+goes to the cheaper point (`point_costs`: matrix-product FLOPs per budget unit). A point is shared only where every
+family admits it; otherwise each family takes its own (`decide`). The sweep's seeds are not those of any other
+profile, and no claim's comparison enters the rule: the scores are ranks of each method against itself.
 """
 from __future__ import annotations
 
@@ -268,9 +268,8 @@ def decision_lines(decision: Decision, score: pd.DataFrame, boot: pd.DataFrame, 
     top = max(budgets)
     noise = boot[boot["budget"] == top].groupby("point")
     at_top = score[score["budget"] == top].set_index("point")
-    lines = [f"| family | point | score @{top} ± seed noise | Δ to best ± sd | tie (Δ ≤ {TIE_SDS:g} sd, no value worse "
-             "beyond its tolerance) | "
-             "MFLOP / unit | chosen |", "|" + " --- |" * 7]
+    lines = [f"| family | point | score @{top} ± seed noise | Δ to best ± sd | tie (Δ ≤ {TIE_SDS:g} sd, no value "
+             "worse beyond its tolerance) | MFLOP / unit | chosen |", "|" + " --- |" * 7]
     for family, rows in decision.evidence.items():
         sd = noise[family].std()
         for p, delta, delta_sd, cost, tied, losses in rows:
