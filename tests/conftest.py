@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +36,20 @@ def float64():
         yield
     finally:
         torch.set_default_dtype(default)
+
+
+# The modules that run DAGs, longest first (a quiet run of the suite on 2 cores: test_pipeline ~280 s with its smoke
+# DAG, test_robustness and test_dag ~150 s each, test_cluster ~75 s, test_extension and test_image_metrics ~40 s).
+# pytest-xdist hands whole modules to its workers in collection order (pyproject: --dist loadfile
+# --no-loadscope-reorder), so these start first and the many short tests fill in beside them: longest-first
+# scheduling, which keeps one worker from starting the smoke DAG when the other is nearly done.
+LONGEST_FIRST = ("test_pipeline.py", "test_robustness.py", "test_dag.py", "test_cluster.py", "test_extension.py",
+                 "test_image_metrics.py")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a module is kept
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +93,27 @@ def snakemake(args: list[str], cwd: Path, timeout: int = DAG_TIMEOUT) -> subproc
     """Run Snakemake from the interpreter running the tests (the suite's environment)."""
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
+
+
+TINY = {  # a profile for these tests: four quick 2-D runs
+    "training": {"iterations": 40, "checkpoint_every": 20, "eval_every": 20, "curve_samples": 100},
+    "seeds": 1,
+    "experiments": {"tiny": {"datasets": ["two_circle"], "settings": ["clean"],
+                             "methods": ["gan", "wgan_gp", "dem", "joint_w"]}},
+}
+
+
+def tiny_repo(dest: Path, only: tuple = (), **extra) -> Path:
+    """A copy of the repository with the tiny profile (and `extra` keys), on some of its methods when `only`
+    names them."""
+    repo = copy_repo(dest)
+    profile = {**TINY, **extra}
+    if only:
+        profile["experiments"] = {"tiny": {**TINY["experiments"]["tiny"], "methods": list(only)}}
+    (repo / "config" / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(profile))
+    return repo
+
+
+def metric_values(path: Path) -> dict:
+    """{metric: value} of a run's metrics.json."""
+    return {k: v["value"] for k, v in json.loads(path.read_text())["metrics"].items()}

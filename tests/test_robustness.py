@@ -1,7 +1,6 @@
 """Robustness and scale-out (docs/metrics.md, "Robustness" and "Clusters and GPUs"): a killed training job resumes to the identical result,
-runs are deterministic, bad input gets one clear message and writes nothing, a diverging run is recorded and
-counted while the DAG goes on, and the DAG runs through Snakemake's cluster-generic executor with the same results
-(and lists its SLURM resources)."""
+runs are deterministic, bad input gets one clear message and writes nothing, and a diverging run is recorded and
+counted while the DAG goes on (clusters: tests/test_cluster.py)."""
 from __future__ import annotations
 
 import json
@@ -14,35 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from methods.harness import config as suite_config
-from tests.conftest import COMMAND_TIMEOUT, ROOT, copy_repo, snakemake, written
+from tests.conftest import COMMAND_TIMEOUT, ROOT, metric_values, snakemake, tiny_repo, written
 
 pytestmark = pytest.mark.slow
-
-TINY = {  # a profile for these tests: four quick 2-D runs
-    "training": {"iterations": 40, "checkpoint_every": 20, "eval_every": 20, "curve_samples": 100},
-    "seeds": 1,
-    "experiments": {"tiny": {"datasets": ["two_circle"], "settings": ["clean"],
-                             "methods": ["gan", "wgan_gp", "dem", "joint_w"]}},
-}
-
-
-def tiny_repo(dest: Path, only: tuple = (), **extra) -> Path:
-    """A copy of the repository with the tiny profile (and `extra` keys), on some of its methods when `only`
-    names them."""
-    repo = copy_repo(dest)
-    profile = {**TINY, **extra}
-    if only:
-        profile["experiments"] = {"tiny": {**TINY["experiments"]["tiny"], "methods": list(only)}}
-    (repo / "config" / "profiles" / "tiny.yaml").write_text(yaml.safe_dump(profile))
-    return repo
-
-
-def metric_values(path: Path) -> dict:
-    return {k: v["value"] for k, v in json.loads(path.read_text())["metrics"].items()}
-
 
 # --- resume and determinism ---------------------------------------------------------------------------------------
 RESUME_ITERATIONS = 200  # long enough that a SIGKILL lands between the first checkpoint (50) and the end
@@ -211,44 +186,6 @@ def test_divergence_is_recorded_counted_and_the_dag_goes_on(tmp_path):
     assert table.loc["wgan_gp", "diverged"] == 1 and table.loc["wgan_gp", "runs"] == "0/1"
     assert table.loc["joint_w", "diverged"] == 0 and table.loc["joint_w", "runs"] == "1/1"
     assert (out / "claims.md").exists()
-
-
-# --- cluster execution ----------------------------------------------------------------------------------------------
-SUBMIT = """#!/usr/bin/env bash
-# A local stand-in for a cluster's submit command: run the job script detached, as its own process, print an id.
-nohup bash "$1" > /dev/null 2>&1 &
-echo $!
-"""
-
-
-CLUSTER_METHODS = ("joint_w",)  # a generator and an energy
-CLUSTER_TARGET = "results/tiny/runs.csv"  # training, evaluation and the aggregates: what a cluster would run
-
-
-def test_cluster_generic_executor_gives_the_local_results(tmp_path):
-    local = tiny_repo(tmp_path / "local", CLUSTER_METHODS)
-    cluster = tiny_repo(tmp_path / "cluster", CLUSTER_METHODS)
-    submit = cluster / "submit.sh"
-    submit.write_text(SUBMIT)
-    submit.chmod(0o755)
-    proc = snakemake(["--cores", "2", CLUSTER_TARGET, "--config", "profile=tiny"], local)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = snakemake(["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(submit), "--jobs", "2",
-                      "--latency-wait", "30", CLUSTER_TARGET, "--config", "profile=tiny"], cluster)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "cluster-generic" in proc.stdout + proc.stderr
-    for method in CLUSTER_METHODS:
-        path = Path("results/tiny/runs/two_circle/clean") / method / "seed0" / "metrics.json"
-        assert metric_values(cluster / path) == metric_values(local / path), method
-
-
-def test_slurm_profile_lists_jobs_with_resources(tmp_path):
-    repo = tiny_repo(tmp_path / "repo")
-    proc = snakemake(["--profile", "profiles/slurm", "-n", "--config", "profile=tiny"], repo)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    assert "rule train:" in out and "slurm_partition=cpu" in out and "gpu=0" in out and "mem_mb=2000" in out
-    assert not written(repo)
 
 
 def test_a_checkpoint_carrying_a_pickled_object_is_refused(tmp_path):
