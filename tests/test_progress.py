@@ -54,3 +54,29 @@ def test_the_dag_status_reads_the_jobs_logs(tmp_path):
     assert "wgan_gp" in text and "1 done, 1 running" in text and "75.0 it/s" in text
     assert "training time left on 2 cores: about" in text
     assert status.last_progress(tmp_path / "missing.log") is None
+
+
+def test_the_dag_status_counts_the_runs_of_published_parts_as_done(tmp_path):
+    """Runs that a published part holds (results/published/<profile>/parts/*/part.json) get no job, as in the DAG,
+    and count as done; a part's run that the profile does not ask for is left aside."""
+    import json
+
+    from methods.harness import config as suite_config
+    from methods.harness import status
+
+    cfg = suite_config.load("smoke")
+    root = tmp_path / "results" / "smoke"
+    suite_config.write(cfg, root / "config.yaml")
+    runs = [r for r in suite_config.runs(cfg) if r.method == "gan"]
+    stranger = {"dataset": "ring8", "setting": "clean", "method": "gan", "seed": 7}
+    part = tmp_path / "results" / "published" / "smoke" / "parts" / "sitting1" / "part.json"
+    part.parent.mkdir(parents=True)
+    part.write_text(json.dumps({"runs": [{**vars(r)} for r in runs] + [stranger]}))
+    text = status.status(root, cores=2)
+    left = suite_config.jobs(cfg, skip=set(runs))
+    assert len(left) < len(suite_config.jobs(cfg))
+    assert f"0 of {len(left)} training jobs finished; {len(runs)} runs published by earlier sittings" in text
+    assert f"gan {len(runs)} published, 0 done, 0 running, 0 waiting" in " ".join(text.split())
+    total = sum(suite_config.hparams(cfg, r.method, r.dataset)["iterations"] for r in suite_config.runs(cfg))
+    done = sum(suite_config.hparams(cfg, r.method, r.dataset)["iterations"] for r in runs)
+    assert f"iterations: {done}/{total}" in text

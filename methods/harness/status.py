@@ -2,14 +2,17 @@
 
     python -m methods.harness.status results/<profile> [--cores 2]
 
-One line per method (jobs finished / running / waiting, and its measured rate), then the iterations done of all
-training and the time left: each running job's own estimate, and the waiting jobs' iterations at their method's
-measured rate (or the mean rate of all jobs where the method has none yet), spread over `--cores` job slots.
-Evaluation, tables and figures come on top (a few minutes for a 2-D profile).
+One line per method (runs that earlier sittings published as parts, then jobs finished / running / waiting, and its
+measured rate), then the iterations done of all training and the time left: each running job's own estimate, and
+the waiting jobs' iterations at their method's measured rate (or the mean rate of all jobs where the method has
+none yet), spread over `--cores` job slots. Evaluation, tables and figures come on top (a few minutes for a 2-D
+profile). Runs that a published part holds (results/published/<profile>/parts/, evaluation/parts.py) get no job:
+they count as done, and the DAG checks the parts themselves when it starts.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -31,13 +34,30 @@ def last_progress(log: Path) -> tuple[int, int, float] | None:
     return found
 
 
+def published(root: Path, cfg: dict) -> set:
+    """The profile's runs that its published parts hold (their part.json files, beside results/published/<profile>/
+    of the repository that holds `root`)."""
+    parts = root.parent / "published" / root.name / "parts"
+    held = {suite_config.Run(e["dataset"], e["setting"], e["method"], int(e["seed"]))
+            for path in sorted(parts.glob("*/part.json")) for e in json.loads(path.read_text())["runs"]}
+    return held & set(suite_config.runs(cfg))
+
+
 def status(root: Path, cores: int) -> str:
     cfg = suite_config.read(root / "config.yaml")
-    rows, rates, left_running, waiting, done_it, total_it = {}, {}, [], [], 0, 0
-    for job in suite_config.jobs(cfg):
+    held = published(root, cfg)
+    rows = {m: {"published": 0, "done": 0, "running": 0, "waiting": 0}
+            for m in dict.fromkeys(r.method for r in suite_config.runs(cfg))}
+    rates, left_running, waiting, done_it, total_it = {}, [], [], 0, 0
+    for run in held:
+        rows[run.method]["published"] += 1
+        iterations = suite_config.hparams(cfg, run.method, run.dataset)["iterations"]
+        total_it += iterations
+        done_it += iterations
+    for job in suite_config.jobs(cfg, skip=held):
         iterations = suite_config.hparams(cfg, job.method, job.runs[0].dataset)["iterations"]
         total_it += iterations * len(job.runs)
-        row = rows.setdefault(job.method, {"done": 0, "running": 0, "waiting": 0})
+        row = rows[job.method]
         base = root / "jobs" / job.name
         seen = last_progress(base.with_name(base.name + ".log"))
         if base.with_name(base.name + ".json").exists():
@@ -58,11 +78,14 @@ def status(root: Path, cores: int) -> str:
     mean_rate = sum(every) / len(every) if every else None
     left_waiting = [it / (sum(rates[m]) / len(rates[m]) if m in rates else mean_rate) for m, it in waiting] \
         if mean_rate else []
-    lines = [f"{root}: {sum(r['done'] for r in rows.values())} of {sum(map(sum, (r.values() for r in rows.values())))} "
-             f"training jobs finished"]
+    jobs = sum(r["done"] + r["running"] + r["waiting"] for r in rows.values())
+    lines = [f"{root}: {sum(r['done'] for r in rows.values())} of {jobs} training jobs finished"
+             + (f"; {len(held)} runs published by earlier sittings (parts)" if held else "")]
     for method, row in rows.items():
         rate = f", {sum(rates[method]) / len(rates[method]):.1f} it/s" if method in rates else ""
-        lines.append(f"  {method:28s} {row['done']} done, {row['running']} running, {row['waiting']} waiting{rate}")
+        parts = f"{row['published']} published, " if held else ""
+        lines.append(f"  {method:28s} {parts}{row['done']} done, {row['running']} running, {row['waiting']} "
+                     f"waiting{rate}")
     lines.append(f"iterations: {done_it}/{total_it} ({done_it / max(total_it, 1):.0%})")
     if waiting and not mean_rate:
         lines.append("time left: unknown until a job reports its rate")
