@@ -95,6 +95,10 @@ def status(root: Path, cores: int) -> str:
         for seconds in busy:
             slots[slots.index(min(slots))] += seconds
         lines.append(f"training time left on {cores} cores: about {duration(max(slots))}")
+        guessed = sum(m not in rates for m, _ in waiting)
+        if guessed:  # methods differ in cost per iteration by 10x: the mean rate is a rough guess for them
+            lines.append(f"  ({guessed} waiting jobs of methods not timed yet count at the mean rate of all jobs; "
+                         f"`python -m methods.harness.bench --estimate --profile {cfg['profile']}` times them)")
     return "\n".join(lines)
 
 
