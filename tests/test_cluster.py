@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from methods.harness import config as suite_config
 from tests.conftest import metric_values, snakemake, tiny_repo, written
 
 pytestmark = pytest.mark.slow  # two DAGs
@@ -19,19 +20,21 @@ echo $!
 
 
 CLUSTER_METHODS = ("joint_w",)  # a generator and an energy
-CLUSTER_TARGET = "results/tiny/runs.csv"  # training, evaluation and the aggregates: what a cluster would run
 
 
 def test_cluster_generic_executor_gives_the_local_results(tmp_path):
     local = tiny_repo(tmp_path / "local", CLUSTER_METHODS)
     cluster = tiny_repo(tmp_path / "cluster", CLUSTER_METHODS)
+    (job,) = suite_config.jobs(suite_config.load("tiny", root=local, validate=False))
+    target = f"results/tiny/evaluations/{job.name}.json"  # the data, training and evaluation jobs: the cluster's share
     submit = cluster / "submit.sh"
     submit.write_text(SUBMIT)
     submit.chmod(0o755)
-    proc = snakemake(["--cores", "2", CLUSTER_TARGET, "--config", "profile=tiny"], local)
+    proc = snakemake(["--cores", "2", target, "--config", "profile=tiny"], local)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = snakemake(["--executor", "cluster-generic", "--cluster-generic-submit-cmd", str(submit), "--jobs", "2",
-                      "--latency-wait", "30", CLUSTER_TARGET, "--config", "profile=tiny"], cluster)
+                      "--latency-wait", "30", "--seconds-between-status-checks", "1",  # a local stand-in: poll often
+                      target, "--config", "profile=tiny"], cluster)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "cluster-generic" in proc.stdout + proc.stderr
     for method in CLUSTER_METHODS:
