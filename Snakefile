@@ -116,11 +116,17 @@ STEP_CODE = {step: code_version([f"evaluation/{m}.py" for m in modules]) for ste
     "tables": ("tables", "trained"), "plots": ("figures", "tables", "trained"),
     "compare": ("compare",), "claims": ("claims", "caveats", "compare", "tables", "trained")}.items()}
 SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
-if config["published"] and not Path(PUBLISHED).is_dir():
-    raise WorkflowError(f"invalid configuration: published=true: no published results for profile {PROFILE!r} "
-                        f"({PUBLISHED}/ does not exist); published profiles: "
-                        f"{', '.join(sorted(p.parent.name for p in Path(PUBLISHED).parent.glob('*/PROVENANCE')))}"
-                        " (--config profile=NAME published=true)")
+if config["published"] and not Path(PUBLISHED, "runs.csv").exists():  # the aggregates, of a grid or of a sweep
+    if Path(PARTS).is_dir():  # a profile over sittings, not all in yet (evaluation/parts.py)
+        why = (f"profile {PROFILE!r} is published in parts only, so far ({len(HELD)} runs in "
+               f"{len(set(HELD.values()))} parts; {PUBLISHED}/PROVENANCE): its tables, figures and claims are drawn "
+               f"once every run is in a part; `snakemake --cores 2 --config profile={PROFILE}` trains the others "
+               "and draws them")
+    else:
+        published = sorted(p.parent.name for p in Path(PUBLISHED).parent.glob("*/runs.csv"))
+        why = (f"no published results for profile {PROFILE!r} ({PUBLISHED}/ holds no aggregates); published "
+               f"profiles: {', '.join(published)} (--config profile=NAME published=true)")
+    raise WorkflowError(f"invalid configuration: published=true: {why}")
 REDRAW = (f"{PY} -m evaluation.sweep --config {SOURCE}/config.yaml --dir {SOURCE}" if config.get("sweep") else
           "(" + " && ".join(v for k, v in draw(SOURCE).items() if not (config["published"] and k == "compare")) + ")")
 

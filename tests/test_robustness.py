@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,7 +101,7 @@ THROUGH_SNAKEMAKE = [
      "noise ratio 1.5 is outside [0, 1)"),
     (["experiments={x: {datasets: [mnist], settings: [clean], methods: [gan]}}", "images={paths: {mnist: /nowhere}}"],
      "/nowhere: no such directory"),
-    (["published=true"], "no published results for profile 'tiny' (results/published/tiny/ does not exist)"),
+    (["published=true"], "no published results for profile 'tiny' (results/published/tiny/ holds no aggregates)"),
 ]
 BAD_CONFIG = [
     (["seeds=0"], "config key seeds"),
@@ -137,6 +138,23 @@ def test_bad_config_stops_before_any_job(bad_repo, overrides, message):
     assert message in out, out[-2000:]
     assert out.count("invalid configuration") == 1  # one message
     assert not written(bad_repo), "nothing may be written"
+
+
+def test_redrawing_a_profile_published_only_in_parts_says_so(bad_repo):
+    """A profile over sittings (evaluation/parts.py) has parts but no aggregates until every run is in one: redrawing
+    its published results names that and the command that finishes it, and writes nothing."""
+    published = bad_repo / "results" / "published" / "tiny"
+    (published / "parts").mkdir(parents=True)
+    try:
+        proc = snakemake(["--cores", "1", "figures", "--config", "profile=tiny", "published=true"], bad_repo,
+                         timeout=COMMAND_TIMEOUT)
+    finally:
+        shutil.rmtree(published)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and out.count("invalid configuration") == 1
+    assert "profile 'tiny' is published in parts only, so far (0 runs in 0 parts" in out, out[-2000:]
+    assert "`snakemake --cores 2 --config profile=tiny` trains the others" in out
+    assert not written(bad_repo)
 
 
 @pytest.mark.parametrize("overrides, message", BAD_CONFIG, ids=[m[:40] for _, m in BAD_CONFIG])
