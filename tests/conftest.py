@@ -38,9 +38,10 @@ def float64():
         torch.set_default_dtype(default)
 
 
-# The modules that run DAGs, longest first (their longest tests in a quiet run of the suite, docs/performance.md:
-# test_pipeline over 300 s with its smoke DAG, test_robustness over 170 s, test_dag over 100 s, test_cluster 63 s,
-# test_extension 37 s, test_image_metrics over 30 s).
+# The modules that run DAGs, longest first (their longest tests in a quiet run of the suite at commit 190c548,
+# docs/performance.md: test_pipeline over 300 s with its smoke DAG, test_robustness over 170 s, test_dag over 100 s,
+# test_cluster 63 s, test_extension 37 s, test_image_metrics over 30 s; commit 1005071 then cut the cluster and
+# extension tests, and this order was not timed again).
 # pytest-xdist hands whole modules to its workers in collection order (pyproject: --dist loadfile
 # --no-loadscope-reorder), so these start first and the many short tests fill in beside them: longest-first
 # scheduling, which keeps one worker from starting the smoke DAG when the other is nearly done.
