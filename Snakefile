@@ -116,7 +116,9 @@ STEP_CODE = {step: code_version([f"evaluation/{m}.py" for m in modules]) for ste
     "tables": ("tables", "trained"), "plots": ("figures", "tables", "trained"),
     "compare": ("compare",), "claims": ("claims", "caveats", "compare", "tables", "trained")}.items()}
 SOURCE = PUBLISHED if config["published"] else OUT  # what `snakemake figures` redraws
-if config["published"] and not Path(PUBLISHED, "runs.csv").exists():  # the aggregates, of a grid or of a sweep
+REDRAWN_FROM = [f"{SOURCE}/{name}" for name in  # the aggregates it redraws from, of a sweep or of a grid
+                (("curves.csv", "runs.csv") if config.get("sweep") else AGGREGATES.values())]
+if config["published"] and not all(Path(f).exists() for f in REDRAWN_FROM):
     if Path(PARTS).is_dir():  # a profile over sittings, not all in yet (evaluation/parts.py)
         why = (f"profile {PROFILE!r} is published in parts only, so far ({len(HELD)} runs in "
                f"{len(set(HELD.values()))} parts; {PUBLISHED}/PROVENANCE): its tables, figures and claims are drawn "
@@ -136,7 +138,7 @@ rule figures:
     without outputs, so Snakemake runs it whenever it is asked for (e.g. after changing a figure's code). With
     `--config published=true` it redraws the published results (results/published/<profile>/) in place; on a
     sweep profile, its table and figure (evaluation/sweep.py)."""
-    input: [f"{SOURCE}/{name}" for name in (("curves.csv", "runs.csv") if config.get("sweep") else AGGREGATES.values())]
+    input: REDRAWN_FROM
     log: OUT + "/logs/figures.log"
     shell: REDRAW + " > {log} 2>&1"
 
