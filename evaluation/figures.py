@@ -50,14 +50,19 @@ from methods.harness.io import atomic_path  # noqa: E402
 CURVE_DATASETS = ("two_circle", "two_spiral")  # the MMD learning curves of paper Fig. 5
 NAMES = {"two_circle": "Two-Circle", "two_spiral": "Two-Spiral", "ring8": "ring8", "grid25": "grid25"}
 REFERENCE_STYLE = {"ceiling": ("black", "--"), "floor": ("0.45", ":")}  # colour, line style
-MMD_FLOOR = 1e-4  # MMD² axes are logarithmic; the unbiased estimate of a near-perfect sampler (the ceiling) is ≈ 0
-# of either sign, so values below this, the estimator's noise at 2000 points, are drawn at it (and the axis says so)
-MMD_NOTE = f"MMD² on a log axis, values below {MMD_FLOOR:g} drawn at {MMD_FLOOR:g}"
+# Metrics drawn on a logarithmic axis, each with the value below which it is drawn at that value (and the figure
+# says so). MMD²: the unbiased estimate of a near-perfect sampler (the ceiling) is ≈ 0 of either sign, and 1e-4 is the
+# estimator's noise at 2000 points. KLD: the ceiling's is 0 up to rounding, trained energies reach 0.1-1 and a
+# collapsed one 10 or more (dgm), which on a linear axis flattens every other curve of its panel.
+LOG_FLOORS = {"mmd": 1e-4, "kld": 1e-2}
+MMD_NOTE = f"MMD² on a log axis, values below {LOG_FLOORS['mmd']:g} drawn at {LOG_FLOORS['mmd']:g}"
+LOG_NOTE = (f"MMD² and KLD on log axes, values below {LOG_FLOORS['mmd']:g} and {LOG_FLOORS['kld']:g} drawn at "
+            f"those values")
 
 
-def floored_mmd(curves: pd.DataFrame) -> pd.DataFrame:
-    """The curves with MMD² clipped from below at MMD_FLOOR, for a logarithmic axis."""
-    return curves.assign(mmd=curves["mmd"].clip(lower=MMD_FLOOR)) if "mmd" in curves else curves
+def floored(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves with each metric of LOG_FLOORS clipped from below at its floor, for a logarithmic axis."""
+    return curves.assign(**{m: curves[m].clip(lower=low) for m, low in LOG_FLOORS.items() if m in curves})
 
 
 def save(fig, stem: Path) -> list[Path]:
@@ -211,7 +216,7 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame):
     column per kind of method (`method_kinds`), one line per method with a generator (mean over seeds, band from
     the lowest to the highest seed), the ceiling and the floor as lines. A method's colour is the same in every
     row; the rows share their MMD axis, so the kinds compare across a row."""
-    curves = floored_mmd(curves)
+    curves = floored(curves)
     df = curves[(curves["setting"] == "clean") & curves["dataset"].isin(CURVE_DATASETS)
                 & ~curves["method"].isin(REFERENCES)]
     df = df.dropna(subset=["mmd"]) if "mmd" in df else df.iloc[0:0]
@@ -243,8 +248,8 @@ def curves_figure(curves: pd.DataFrame, runs: pd.DataFrame):
     return fig
 
 
-CONVERGENCE_METRICS = {"mmd": "MMD² ↓ (log)", "hsr": "HSR", "modes_covered": "modes covered", "kld": "KLD ↓ (grid 100²)",
-                       "auc": "AUC"}
+CONVERGENCE_METRICS = {"mmd": "MMD² ↓ (log)", "hsr": "HSR", "modes_covered": "modes covered",
+                       "kld": "KLD ↓ (grid 100², log)", "auc": "AUC"}
 
 
 def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str, curve_samples: int | None = None):
@@ -252,7 +257,7 @@ def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str, c
     (implicit, explicit, joint), one column per metric, mean ± 1 std over seeds, the ceiling and the floor as
     lines. Whether a run is trained is judged on these curves (evaluation/trained.py). `curve_samples`: the
     generated points per curve row (config `training: curve_samples`), stated where it differs from the tables'."""
-    curves = floored_mmd(curves)
+    curves = floored(curves)
     df = curves[(curves["dataset"] == dataset) & (curves["setting"] == "clean") & ~curves["method"].isin(REFERENCES)]
     kind_of = method_kinds(runs[(runs["dataset"] == dataset) & (runs["setting"] == "clean")], df["method"].unique())
     metrics = [m for m in CONVERGENCE_METRICS if m in df and df[m].notna().any()]
@@ -274,7 +279,7 @@ def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str, c
             sns.lineplot(data=data, x="iteration", y=metric, hue="method", errorbar="sd", ax=ax, palette=palette,
                          hue_order=[m for m in names if m in set(data["method"])], legend=False)
             reference_lines(ax, reference_means(curves, dataset, metric))
-            if metric == "mmd":
+            if metric in LOG_FLOORS:
                 ax.set_yscale("log")
             ax.set(title=f"{kind}: {CONVERGENCE_METRICS[metric]}", ylabel=None)
         handles = [Line2D([], [], color=palette[m], label=m) for m in names] + [
@@ -284,7 +289,7 @@ def convergence_figure(curves: pd.DataFrame, runs: pd.DataFrame, dataset: str, c
     sampled = (f"\neach curve row scores {curve_samples} generated points (the tables: {n_eval}), so its HSR, modes "
                f"and MMD² read noisier, and modes lower" if curve_samples and curve_samples != n_eval else "")
     fig.suptitle(f"{NAMES[dataset]}: metrics against iteration, mean ± 1 std over seeds (clean setting); dashed: "
-                 f"ceiling (true mixture), dotted: floor (Gaussian fit); {MMD_NOTE}{sampled}")
+                 f"ceiling (true mixture), dotted: floor (Gaussian fit); {LOG_NOTE}{sampled}")
     fig.tight_layout()
     return fig
 

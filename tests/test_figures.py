@@ -60,3 +60,21 @@ def test_sample_figures_draw_the_profiles_first_seed(tmp_path):
     assert sorted(ours["seed"]) == [100, 101] and set(ours["status"]) == {"ok"}
     assert list(figure_data) == ["samples/two_circle/gan"]  # the smoke profile's other runs are missing
     assert (figure_data["samples/two_circle/gan"] == 100.0).all()
+
+
+def test_convergence_draws_mmd_and_kld_on_log_axes_with_values_below_their_floor_at_the_floor():
+    """A ceiling's KLD is 0 and a collapsed energy's above 10: on a log axis both stay readable beside trained
+    energies' 0.1-1, the zero drawn at the stated floor instead of vanishing."""
+    rows = [dict(r, kld=kld, auc=0.8) for method, kld in (("joint_w", 0.5), ("dgm", 12.0))
+            for r in curve_rows("two_circle", method)] + [dict(r, kld=0.0, auc=1.0)
+                                                           for r in curve_rows("two_circle", "ceiling", seeds=1)]
+    curves = pd.DataFrame(rows)
+    assert figures.floored(curves)["kld"].min() == figures.LOG_FLOORS["kld"]
+    assert figures.floored(curves)["mmd"].min() >= figures.LOG_FLOORS["mmd"]
+    fig = figures.convergence_figure(curves, pd.DataFrame({"dataset": [], "setting": [], "method": []}),
+                                     "two_circle")
+    scales = {ax.get_title(): ax.get_yscale() for ax in fig.axes if ax.get_title()}
+    assert scales == {"joint: MMD² ↓ (log)": "log", "joint: KLD ↓ (grid 100², log)": "log", "joint: AUC": "linear"}
+    ceiling = [line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert figures.LOG_FLOORS["kld"] in ceiling  # the ceiling's zero KLD, drawn at the floor
+    plt.close(fig)
