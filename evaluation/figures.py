@@ -128,17 +128,24 @@ def image_grid_figure(data, dataset: str):
 
 def samples_figure(data, dataset: str):
     """Generated samples of every method beside the ceiling's (the true mixture) and the floor's (a Gaussian
-    fitted to the training set), mixture means marked (paper Fig. 3)."""
+    fitted to the training set), mixture means marked (paper Fig. 3). A panel whose samples fall partly outside the
+    common view says how many, so that a generator that ran off (an empty panel) is not read as one with no
+    samples."""
     ds = datasets.get(dataset)
     panels = entries(data, "samples", dataset)
     fig, axes = grid_axes(len(panels))
     lim = np.abs(ds.means).max() * 1.6
+    marker = min(8.0, 200.0 / len(ds.means))  # Two-Spiral's 100 means at full size would hide the samples on them
     for ax, (method, key) in zip(axes, panels.items()):
         x = data[key]
         sns.scatterplot(x=x[:, 0], y=x[:, 1], s=3, alpha=0.4, linewidth=0, ax=ax, color="C0",
                         label="samples" if ax is axes[0] else None, legend=False)
-        ax.scatter(ds.means[:, 0], ds.means[:, 1], s=8, c="C3", marker="x", linewidths=0.8,
+        ax.scatter(ds.means[:, 0], ds.means[:, 1], s=marker, c="C3", marker="x", linewidths=0.8,
                    label="mixture means" if ax is axes[0] else None)
+        outside = int((np.abs(x) > lim).any(axis=1).sum())
+        if outside:
+            ax.text(0.5, 0.03, f"{outside} of {len(x)} outside the view", transform=ax.transAxes, ha="center",
+                    fontsize=7, color="C3")
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title(method), xlabel="$x_1$",
                ylabel="$x_2$")
         ax.label_outer()

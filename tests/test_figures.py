@@ -78,3 +78,19 @@ def test_convergence_draws_mmd_and_kld_on_log_axes_with_values_below_their_floor
     ceiling = [line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert figures.LOG_FLOORS["kld"] in ceiling  # the ceiling's zero KLD, drawn at the floor
     plt.close(fig)
+
+
+def test_a_sample_panel_says_how_many_samples_fall_outside_the_view(tmp_path):
+    """A generator that ran off leaves its panel empty; the panel says so instead of reading as one with no samples."""
+    import numpy as np
+
+    import datasets
+
+    means = datasets.get("two_circle").means
+    np.savez(tmp_path / "f.npz", **{"samples/two_circle/ceiling": means.repeat(10, axis=0),
+                                    "samples/two_circle/ran_off": np.full((50, 2), 5000.0)})
+    with np.load(tmp_path / "f.npz") as data:
+        fig = figures.samples_figure(data, "two_circle")
+    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title()}
+    assert notes == {"ceiling: true mixture": [], "ran_off": ["50 of 50 outside the view"]}
+    plt.close(fig)
