@@ -25,7 +25,7 @@ CLUSTER_METHODS = ("joint_w",)  # a generator and an energy
 def test_cluster_generic_executor_gives_the_local_results(tmp_path):
     local = tiny_repo(tmp_path / "local", CLUSTER_METHODS)
     cluster = tiny_repo(tmp_path / "cluster", CLUSTER_METHODS)
-    (job,) = suite_config.jobs(suite_config.load("tiny", root=local, validate=False))
+    (job,) = suite_config.jobs(suite_config.load("tiny", root=local))
     target = f"results/tiny/evaluations/{job.name}.json"  # the data, training and evaluation jobs: the cluster's share
     submit = cluster / "submit.sh"
     submit.write_text(SUBMIT)

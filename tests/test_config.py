@@ -150,6 +150,12 @@ def test_a_profile_that_extends_itself_gets_one_message(tmp_path):
         suite_config.load("a", root=tmp_path)
 
 
+def test_a_profile_only_another_repository_has_is_validated_there(tmp_path):
+    shutil.copytree(suite_config.ROOT / "config", tmp_path / "config")
+    (tmp_path / "config" / "profiles" / "elsewhere.yaml").write_text("extends: smoke\nseeds: 2\n")
+    assert suite_config.load("elsewhere", root=tmp_path)["seeds"] == 2  # validated against tmp_path, not ROOT
+
+
 PUBLISHED = suite_config.ROOT / "results" / "published"
 # Departures of a published profile from what it trains now that its PROVENANCE records, until it is published again:
 # (profile, method, key): (published value, value now). An entry that no longer departs fails the test below, so

@@ -74,15 +74,16 @@ def load(profile: str | None = None, overrides: dict | None = None, root: Path =
         cfg = merge(cfg, yaml.safe_load(path.read_text()) or {})
     cfg = merge(cfg, overrides or {})
     cfg["profile"] = name
-    return resolve(cfg, validate, local)
+    return resolve(cfg, validate, local, root)
 
 
-def resolve(cfg: dict, validate: bool = True, local: bool = True) -> dict:
+def resolve(cfg: dict, validate: bool = True, local: bool = True, root: Path = ROOT) -> dict:
     """The merged configuration with its values normalised, a `sweep:` expanded (`expand_sweep`), then (unless
-    `validate` is False) checked, for jobs on this machine unless `local` is False (`check`)."""
+    `validate` is False) checked, for jobs on this machine unless `local` is False (`check`); `root` is the
+    repository whose config/ holds the profile."""
     cfg = normalise(expand_sweep(cfg))
     if validate:
-        check(cfg, local)
+        check(cfg, local, root)
     return cfg
 
 
@@ -181,9 +182,10 @@ def sweep_only(sweep: dict) -> dict[str, list[str]]:
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
-def check(cfg: dict, local: bool = True) -> None:
+def check(cfg: dict, local: bool = True, root: Path = ROOT) -> None:
     """Schema validation, then the checks a schema cannot express; raises ConfigError. `local`: the jobs run on this
-    machine, so every run's device must exist here (methods/harness/devices.py); False for a cluster executor."""
+    machine, so every run's device must exist here (methods/harness/devices.py); False for a cluster executor.
+    `root`: the repository whose config/ holds the profile."""
     import jsonschema
 
     import methods
@@ -196,7 +198,7 @@ def check(cfg: dict, local: bool = True) -> None:
     except jsonschema.ValidationError as err:
         where = ".".join(map(str, err.absolute_path)) or "(top level)"
         raise ConfigError(f"config key {where}: {describe(err)}") from None
-    profile_file(cfg["profile"])
+    profile_file(cfg["profile"], root)
     files = methods.available()
     for name, entry in cfg["methods"].items():
         if name not in files:
