@@ -96,7 +96,7 @@ CHECK_ROOT = [
 ]
 
 
-def test_the_full_parts_code_differs_from_this_only_in_validation(tmp_path):
+def test_the_full_parts_code_differs_from_this_only_in_validation(tmp_path, request):
     """Why SAME_NUMBERS accepts the parts of `full` trained under fingerprint 374a3bb163bf: undoing `CHECK_ROOT` in a
     copy of this checkout's training code gives exactly that fingerprint, so the edit is the whole difference; and
     the edit is in `check`, which only raises or passes: every profile loads to the same configuration with and
@@ -110,11 +110,11 @@ def test_the_full_parts_code_differs_from_this_only_in_validation(tmp_path):
         assert text.count(now) == 1, now
         text = text.replace(now, before)
     config_py.write_text(text)
-    (old,) = [fingerprint for fingerprint, test in parts.SAME_NUMBERS.items() if test.endswith(
-        "::test_the_full_parts_code_differs_from_this_only_in_validation")]
+    (old,) = [fingerprint for fingerprint, test in parts.SAME_NUMBERS.items()
+              if test.endswith(f"::{request.node.name}")]
     assert training_version(tmp_path) == old != training_version()
     validated = []
-    for profile in sorted(p.stem for p in (parts.ROOT / "config" / "profiles").glob("*.yaml")):
+    for profile in suite_config.profiles():
         try:
             checked = suite_config.load(profile)
         except suite_config.ConfigError:  # refused here (e.g. `paper` without MNIST): refusing configures no run
